@@ -1,0 +1,876 @@
+"""The MILP that picks every site's links: the one place the model lives.
+
+Formulation
+-----------
+Sites of one contracting party with the same requirements (and, where it
+matters, the same current supplier or priority) are interchangeable, so they
+form a *profile*; the model chooses how many sites of each profile take each
+non-dominated bundle (:mod:`procurement.options`), as integer counts. Its size
+grows with the number of distinct profiles, not sites.
+
+For each party ``C`` and supplier ``p``:
+
+* ``n[C,p]`` = sites of ``C`` using ``p`` (a bundle counts a site once per
+  supplier, however many of its links come from ``p``);
+* ``u[C,p]`` binary, 1 when ``p`` is used: fees ``u * fees`` and
+  ``n <= N * u``;
+* volume tiers: binary ``z[C,p,k]`` (at most one), ``n >= sum_k min_k z_k``,
+  and a discount amount ``D_k <= d_k * R`` and ``D_k <= d_k * Rmax * z_k``
+  where ``R`` is the list recurring spend. Minimising cost makes ``D`` the
+  largest reachable tier's; the plan is priced again afterwards by
+  :func:`procurement.costing.price` in any case.
+* central route: the framework's flat discount and fees, no tiers.
+
+Solo and central plans are one model with a party per organisation: a
+scenario budget binds the total over all parties and partial service ranks
+sites across parties, so the parties are not independent in general, and the
+block structure costs HiGHS little.
+
+Objectives are lexicographic and solved in stages: served priority (when
+``allow_partial``), then quality (objective ``quality``), then cost; each
+stage's optimum is fixed as a constraint for the next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import pulp
+
+from procurement.costing import party_of, price
+from procurement.errors import InputError, Problem
+from procurement.models import (
+    Catalog,
+    Objective,
+    Organisation,
+    Route,
+    Scenario,
+    Site,
+)
+from procurement.options import (
+    Bundle,
+    BundleBuilder,
+    Requirement,
+    SupplierTerms,
+    requirement_of,
+    supplier_exclusion,
+    why_unservable,
+)
+from procurement.plan import (
+    Baseline,
+    Breakdown,
+    Diagnostic,
+    Level,
+    ModelStats,
+    Plan,
+    PlanStatus,
+)
+
+SOLVERS = ("highs", "cbc")
+#: Families of scenario constraints that diagnosis may relax one at a time.
+RELAXABLE = (
+    "budget",
+    "organisation_budgets",
+    "max_suppliers",
+    "min_suppliers",
+    "max_supplier_share",
+    "max_supplier_changes",
+)
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+@dataclass
+class Profile:
+    """Interchangeable sites of one party: they share every valid bundle."""
+
+    party: str
+    requirement: Requirement
+    site_ids: list[str]
+    bundles: tuple[Bundle, ...]
+    current_supplier: str | None
+    priority: int
+
+    @property
+    def count(self) -> int:
+        return len(self.site_ids)
+
+
+def build_profiles(
+    sites: Sequence[Site], scenario: Scenario, builder: BundleBuilder
+) -> list[Profile]:
+    """Group sites into profiles; a key holds only what the scenario makes relevant."""
+    by_key: dict[tuple, Profile] = {}
+    track_current = scenario.max_supplier_changes is not None
+    track_priority = scenario.allow_partial
+    for site in sorted(sites, key=lambda s: s.site_id):
+        req = requirement_of(site, scenario.start_date)
+        current = site.current_supplier if track_current else None
+        priority = site.priority if track_priority else 0
+        key = (party_of(site, scenario.route), req, current, priority)
+        profile = by_key.get(key)
+        if profile is None:
+            profile = Profile(
+                party=key[0],
+                requirement=req,
+                site_ids=[],
+                bundles=builder.bundles(req),
+                current_supplier=current,
+                priority=site.priority,
+            )
+            by_key[key] = profile
+        profile.site_ids.append(site.site_id)
+    return [p for p in by_key.values() if p.bundles]
+
+
+# --------------------------------------------------------------------------- the model
+
+
+@dataclass
+class PlanningModel:
+    """A built PuLP problem and the handles the stages and diagnosis need."""
+
+    prob: pulp.LpProblem
+    profiles: list[Profile]
+    x: list[list[pulp.LpVariable]]
+    total_cost: pulp.LpAffineExpression
+    party_cost: dict[str, pulp.LpAffineExpression]
+    served: pulp.LpAffineExpression
+    priority: pulp.LpAffineExpression
+    quality: pulp.LpAffineExpression
+    used: dict[tuple[str, str], pulp.LpVariable]
+    site_count: dict[tuple[str, str], pulp.LpAffineExpression]
+    party_served: dict[str, pulp.LpAffineExpression]
+    party_sites: dict[str, int]
+    changes: dict[str, pulp.LpAffineExpression]
+    build_seconds: float = 0.0
+    n_variables: int = 0
+    n_constraints: int = 0
+
+
+def _expr(pairs: list[tuple[pulp.LpVariable, float]], constant: float = 0.0) -> pulp.LpAffineExpression:
+    return pulp.LpAffineExpression(pairs, constant=constant)
+
+
+def build_model(
+    profiles: list[Profile],
+    terms: dict[str, SupplierTerms],
+    scenario: Scenario,
+    *,
+    total_budget: float | None,
+    party_budgets: dict[str, float],
+    relax: frozenset[str] = frozenset(),
+) -> PlanningModel:
+    """Build the MILP for ``profiles``; constraint families in ``relax`` are left out."""
+    t0 = time.perf_counter()
+    prob = pulp.LpProblem("hscn_plan", pulp.LpMinimize)
+    allow_partial = scenario.allow_partial
+    x: list[list[pulp.LpVariable]] = []
+    count_terms: dict[tuple[str, str], list] = defaultdict(list)
+    one_off_terms: dict[tuple[str, str], list] = defaultdict(list)
+    recurring_terms: dict[tuple[str, str], list] = defaultdict(list)
+    reach: dict[tuple[str, str], int] = defaultdict(int)  # most sites that could use p
+    recurring_max: dict[tuple[str, str], float] = defaultdict(float)
+    served_terms: list = []
+    priority_terms: list = []
+    quality_terms: list = []
+    party_served_terms: dict[str, list] = defaultdict(list)
+    party_sites: dict[str, int] = defaultdict(int)
+    change_terms: dict[str, list] = defaultdict(list)
+
+    for g, profile in enumerate(profiles):
+        party = profile.party
+        n = profile.count
+        party_sites[party] += n
+        cat = pulp.LpBinary if n == 1 else pulp.LpInteger
+        row = [
+            pulp.LpVariable(f"x_{g}_{j}", lowBound=0, upBound=n, cat=cat)
+            for j in range(len(profile.bundles))
+        ]
+        x.append(row)
+        supplier_best: dict[str, float] = {}
+        for var, bundle in zip(row, profile.bundles, strict=True):
+            served_terms.append((var, 1))
+            party_served_terms[party].append((var, 1))
+            if allow_partial:
+                priority_terms.append((var, profile.priority))
+            quality_terms.append((var, bundle.quality))
+            for supplier_id, one_off, recurring in bundle.charges:
+                key = (party, supplier_id)
+                count_terms[key].append((var, 1))
+                if one_off:
+                    one_off_terms[key].append((var, one_off))
+                if recurring:
+                    recurring_terms[key].append((var, recurring))
+                supplier_best[supplier_id] = max(supplier_best.get(supplier_id, 0.0), recurring)
+            if (
+                profile.current_supplier is not None
+                and bundle.primary_supplier != profile.current_supplier
+            ):
+                change_terms[party].append((var, 1))
+        for supplier_id, best in supplier_best.items():
+            reach[(party, supplier_id)] += n
+            recurring_max[(party, supplier_id)] += n * best
+        site_sum = _expr([(v, 1) for v in row])
+        if allow_partial:
+            prob += (site_sum <= n, f"serve_{g}")
+        else:
+            prob += (site_sum == n, f"serve_{g}")
+
+    used: dict[tuple[str, str], pulp.LpVariable] = {}
+    site_count: dict[tuple[str, str], pulp.LpAffineExpression] = {}
+    party_cost_terms: dict[str, list] = defaultdict(list)
+    party_cost_const: dict[str, float] = defaultdict(float)
+    for i, key in enumerate(sorted(count_terms)):
+        party, supplier_id = key
+        t = terms[supplier_id]
+        u = pulp.LpVariable(f"use_{i}", cat=pulp.LpBinary)
+        used[key] = u
+        n_expr = _expr(count_terms[key])
+        site_count[key] = n_expr
+        prob += (n_expr - reach[key] * u <= 0, f"use_link_{i}")
+        if scenario.min_suppliers is not None and "min_suppliers" not in relax:
+            prob += (n_expr - u >= 0, f"use_real_{i}")
+        cost_terms = list(one_off_terms[key])
+        if t.flat_discount is not None:
+            cost_terms += [(v, (1 - t.flat_discount) * c) for v, c in recurring_terms[key]]
+        else:
+            cost_terms += recurring_terms[key]
+            tiers = [(m, d) for m, d in t.tiers if m <= reach[key] and d > 0]
+            if tiers:
+                r_expr = _expr(recurring_terms[key])
+                zs = []
+                for k, (m, d) in enumerate(tiers):
+                    z = pulp.LpVariable(f"tier_{i}_{k}", cat=pulp.LpBinary)
+                    disc = pulp.LpVariable(f"disc_{i}_{k}", lowBound=0)
+                    zs.append((z, m))
+                    prob += (disc - d * r_expr <= 0, f"disc_rate_{i}_{k}")
+                    prob += (disc - d * recurring_max[key] * z <= 0, f"disc_tier_{i}_{k}")
+                    cost_terms.append((disc, -1))
+                prob += (_expr([(z, 1) for z, _ in zs]) <= 1, f"one_tier_{i}")
+                prob += (n_expr - _expr([(z, m) for z, m in zs]) >= 0, f"tier_reach_{i}")
+        if t.fees:
+            cost_terms.append((u, t.fees))
+        party_cost_terms[party].extend(cost_terms)
+
+    party_cost = {p: _expr(terms_, party_cost_const[p]) for p, terms_ in party_cost_terms.items()}
+    total_cost = _expr([pair for terms_ in party_cost_terms.values() for pair in terms_])
+    party_served = {p: _expr(v) for p, v in party_served_terms.items()}
+
+    if total_budget is not None and "budget" not in relax:
+        prob += (total_cost <= total_budget, "budget")
+    if "organisation_budgets" not in relax:
+        for party, budget in sorted(party_budgets.items()):
+            if party in party_cost:
+                prob += (party_cost[party] <= budget, f"budget_{party}")
+
+    parties = sorted(party_sites)
+    suppliers_of: dict[str, list[pulp.LpVariable]] = defaultdict(list)
+    for (party, _), u in used.items():
+        suppliers_of[party].append(u)
+    for pi, party in enumerate(parties):
+        uses = _expr([(u, 1) for u in suppliers_of[party]])
+        if scenario.max_suppliers is not None and "max_suppliers" not in relax:
+            prob += (uses <= scenario.max_suppliers, f"max_suppliers_{pi}")
+        if scenario.min_suppliers is not None and "min_suppliers" not in relax:
+            if allow_partial:
+                active = pulp.LpVariable(f"active_{pi}", cat=pulp.LpBinary)
+                prob += (party_served[party] - active >= 0, f"active_low_{pi}")
+                prob += (party_served[party] - party_sites[party] * active <= 0, f"active_up_{pi}")
+                prob += (uses - scenario.min_suppliers * active >= 0, f"min_suppliers_{pi}")
+            else:
+                prob += (uses >= scenario.min_suppliers, f"min_suppliers_{pi}")
+        if scenario.max_supplier_changes is not None and "max_supplier_changes" not in relax:
+            prob += (
+                _expr(change_terms[party]) <= scenario.max_supplier_changes,
+                f"max_changes_{pi}",
+            )
+    if scenario.max_supplier_share is not None and "max_supplier_share" not in relax:
+        share = scenario.max_supplier_share
+        for i, key in enumerate(sorted(site_count)):
+            prob += (site_count[key] - share * party_served[key[0]] <= 0, f"share_{i}")
+
+    model = PlanningModel(
+        prob=prob,
+        profiles=profiles,
+        x=x,
+        total_cost=total_cost,
+        party_cost=party_cost,
+        served=_expr(served_terms),
+        priority=_expr(priority_terms),
+        quality=_expr(quality_terms),
+        used=used,
+        site_count=site_count,
+        party_served=party_served,
+        party_sites=dict(party_sites),
+        changes={p: _expr(change_terms[p]) for p in parties},
+    )
+    model.build_seconds = time.perf_counter() - t0
+    model.n_variables = sum(len(r) for r in x) + len(used)
+    return model
+
+
+# --------------------------------------------------------------------------- solving
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send anything a solver writes to file descriptor 1 to stderr instead.
+
+    Solvers print from C++ or a subprocess, below Python's ``sys.stdout``; the
+    CLI's JSON on stdout must stay parseable whatever they do.
+    """
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real stdout (e.g. some notebook kernels)
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def make_solver(name: str, *, time_limit: float, gap: float, verbose: bool) -> pulp.LpSolver:
+    """HiGHS (via highspy) by default; CBC bundled with PuLP as the fallback."""
+    if name not in SOLVERS:
+        raise InputError([Problem(f"unknown solver {name!r} (use {' or '.join(SOLVERS)})", field="solver")])
+    if name == "highs":
+        solver = pulp.HiGHS(msg=verbose, timeLimit=max(time_limit, 0.01), gapRel=gap)
+        if solver.available():
+            return solver
+    return pulp.PULP_CBC_CMD(msg=verbose, timeLimit=max(time_limit, 1), gapRel=gap)
+
+
+@dataclass
+class StageResult:
+    has_solution: bool
+    optimal: bool
+    gap: float | None
+    seconds: float
+    solver: str
+    objective: float | None = None
+
+
+def run_solver(
+    prob: pulp.LpProblem, solver_name: str, *, time_limit: float, gap: float, verbose: bool
+) -> StageResult:
+    """Solve once and read the true outcome (PuLP 3.3 says Optimal for a time-limited incumbent)."""
+    solver = make_solver(solver_name, time_limit=time_limit, gap=gap, verbose=verbose)
+    t0 = time.perf_counter()
+    with _stdout_to_stderr():
+        prob.solve(solver)
+    seconds = time.perf_counter() - t0
+    has_solution = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+    optimal = prob.sol_status == pulp.LpSolutionOptimal
+    mip_gap: float | None = 0.0 if optimal else None
+    highs = getattr(prob, "solverModel", None)
+    if has_solution and highs is not None and hasattr(highs, "getInfo"):
+        info = highs.getInfo()
+        value = getattr(info, "mip_gap", None)
+        if value is not None and math.isfinite(value) and value >= 0:
+            mip_gap = float(value)
+    objective = pulp.value(prob.objective) if has_solution else None
+    return StageResult(
+        has_solution=has_solution,
+        optimal=optimal,
+        gap=mip_gap,
+        seconds=seconds,
+        solver=type(solver).__name__,
+        objective=objective,
+    )
+
+
+def _fix_tolerance(value: float) -> float:
+    return 1e-6 * max(1.0, abs(value))
+
+
+def solve_stages(
+    model: PlanningModel,
+    scenario: Scenario,
+    solver_name: str,
+    *,
+    verbose: bool = False,
+    deadline: float | None = None,
+) -> StageResult:
+    """Priority, then quality, then cost: each stage's optimum fixed for the next."""
+    stages: list[tuple[str, int, pulp.LpAffineExpression]] = []
+    if scenario.allow_partial:
+        stages.append(("priority", pulp.LpMaximize, model.priority))
+    if scenario.objective is Objective.QUALITY:
+        stages.append(("quality", pulp.LpMaximize, model.quality))
+    stages.append(("cost", pulp.LpMinimize, model.total_cost))
+    deadline = deadline if deadline is not None else time.perf_counter() + scenario.time_limit_s
+    total_seconds = 0.0
+    all_optimal = True
+    result = StageResult(False, False, None, 0.0, solver_name)
+    for i, (name, sense, expr) in enumerate(stages):
+        model.prob.sense = sense
+        model.prob.setObjective(expr)
+        left = deadline - time.perf_counter()
+        result = run_solver(
+            model.prob, solver_name, time_limit=max(left, 0.5), gap=scenario.mip_gap, verbose=verbose
+        )
+        total_seconds += result.seconds
+        if not result.has_solution:
+            result.seconds = total_seconds
+            return result
+        all_optimal = all_optimal and result.optimal
+        if i < len(stages) - 1:
+            value = pulp.value(expr)
+            tol = _fix_tolerance(value) + (0.5 if name == "priority" else 0.0)
+            if sense == pulp.LpMaximize:
+                model.prob += (expr >= value - tol, f"fix_{name}")
+            else:
+                model.prob += (expr <= value + tol, f"fix_{name}")
+    result.optimal = all_optimal
+    result.seconds = total_seconds
+    return result
+
+
+def _chosen_bundles(model: PlanningModel) -> dict[str, Bundle | None]:
+    """Hand the chosen counts back out to concrete sites, in site-id order."""
+    choice: dict[str, Bundle | None] = {}
+    for profile, row in zip(model.profiles, model.x, strict=True):
+        sites = iter(profile.site_ids)
+        for var, bundle in zip(row, profile.bundles, strict=True):
+            k = round(var.varValue or 0.0)
+            for _ in range(k):
+                choice[next(sites)] = bundle
+        for site_id in sites:
+            choice[site_id] = None
+    return choice
+
+
+# --------------------------------------------------------------------------- the API
+
+
+@dataclass
+class _Context:
+    """Inputs resolved once per solve: organisations, budgets, suppliers, profiles."""
+
+    catalog: Catalog
+    sites: tuple[Site, ...]
+    scenario: Scenario
+    organisations: tuple[Organisation, ...]
+    builder: BundleBuilder
+    total_budget: float | None
+    party_budgets: dict[str, float]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def resolve_organisations(
+    sites: Sequence[Site], organisations: Sequence[Organisation] | None
+) -> tuple[Organisation, ...]:
+    """Organisations in file order, plus any a site names that the file lacks (no budget)."""
+    known = {o.organisation: o for o in organisations or ()}
+    out = list(known.values())
+    for site in sites:
+        if site.organisation not in known:
+            known[site.organisation] = Organisation(organisation=site.organisation)
+            out.append(known[site.organisation])
+    return tuple(out)
+
+
+def effective_budget(scenario: Scenario, organisations: Sequence[Organisation]) -> float | None:
+    """The scenario budget, or on collaborative the organisations' when all have one."""
+    if scenario.budget is not None:
+        return scenario.budget
+    if (
+        scenario.route is Route.COLLABORATIVE
+        and organisations
+        and all(o.budget is not None for o in organisations)
+    ):
+        return sum(o.budget or 0.0 for o in organisations)
+    return None
+
+
+def _context(
+    catalog: Catalog,
+    sites: Sequence[Site],
+    scenario: Scenario,
+    organisations: Sequence[Organisation] | None,
+    builder: BundleBuilder | None,
+) -> _Context:
+    if not sites:
+        raise InputError([Problem("there are no sites to plan", field="sites")])
+    orgs = resolve_organisations(sites, organisations)
+    budget = effective_budget(scenario, orgs)
+    if scenario.objective is Objective.QUALITY and budget is None:
+        raise InputError(
+            [
+                Problem(
+                    "the quality objective needs a budget (give --budget, or budgets for "
+                    "every organisation on the collaborative route)",
+                    field="objective",
+                )
+            ]
+        )
+    known = {s.id for s in catalog.suppliers}
+    unknown = [s for s in scenario.exclude_suppliers if s not in known]
+    diagnostics = [
+        Diagnostic(Level.WARNING, f"excluded supplier {s!r} is not in the catalogue")
+        for s in unknown
+    ]
+    regions = {s.region for s in sites}
+    for supplier in catalog.suppliers:
+        reason = supplier_exclusion(supplier, scenario)
+        if reason is None or not regions.intersection(supplier.regions):
+            continue
+        level = (
+            Level.WARNING
+            if (not supplier.hscn_compliant or "expired" in reason)
+            else Level.INFO
+        )
+        diagnostics.append(Diagnostic(level, f"supplier {supplier.id} ignored: {reason}"))
+    party_budgets: dict[str, float] = {}
+    if scenario.route is not Route.COLLABORATIVE:
+        party_budgets = {o.organisation: o.budget for o in orgs if o.budget is not None}
+    return _Context(
+        catalog=catalog,
+        sites=tuple(sites),
+        scenario=scenario,
+        organisations=orgs,
+        builder=builder or BundleBuilder(catalog, scenario),
+        total_budget=budget,
+        party_budgets=party_budgets,
+        diagnostics=diagnostics,
+    )
+
+
+def solve(
+    catalog: Catalog,
+    sites: Sequence[Site],
+    scenario: Scenario,
+    organisations: Sequence[Organisation] | None = None,
+    *,
+    solver: str = "highs",
+    verbose: bool = False,
+    explain: bool = True,
+    builder: BundleBuilder | None = None,
+) -> Plan:
+    """The best plan for ``sites`` under ``scenario``, or an infeasible one that says why.
+
+    ``builder`` may be passed to reuse bundle enumerations between solves of
+    the same catalogue and scenario rules (coalitions, sweeps, app reruns).
+    ``explain`` re-solves with each scenario constraint relaxed in turn when no
+    plan fits, to say which one to change and by how much.
+    """
+    t_start = time.perf_counter()
+    ctx = _context(catalog, sites, scenario, organisations, builder)
+    site_by_id = {s.site_id: s for s in ctx.sites}
+    if len(site_by_id) != len(ctx.sites):
+        raise InputError([Problem("site ids must be unique", field="site_id")])
+
+    unservable = {}
+    for site in ctx.sites:
+        if not ctx.builder.bundles(requirement_of(site, scenario.start_date)):
+            unservable[site.site_id] = why_unservable(site, catalog, scenario)
+    level = Level.WARNING if scenario.allow_partial else Level.ERROR
+    site_diags = [
+        Diagnostic(level, f"site {sid} cannot be served: {reason}", site_id=sid)
+        for sid, reason in unservable.items()
+    ]
+    if unservable and not scenario.allow_partial:
+        return _empty_plan(ctx, PlanStatus.INFEASIBLE, ctx.diagnostics + site_diags, t_start)
+
+    profiles = build_profiles(ctx.sites, scenario, ctx.builder)
+    if not profiles:  # allow_partial and nothing at all can be served
+        return _empty_plan(ctx, PlanStatus.PARTIAL, ctx.diagnostics + site_diags, t_start)
+    model = build_model(
+        profiles,
+        ctx.builder.terms,
+        scenario,
+        total_budget=ctx.total_budget,
+        party_budgets=ctx.party_budgets,
+    )
+    outcome = solve_stages(model, scenario, solver, verbose=verbose)
+    stats = ModelStats(
+        sites=len(ctx.sites),
+        profiles=len(profiles),
+        bundles=sum(len(p.bundles) for p in profiles),
+        variables=model.prob.numVariables(),
+        constraints=model.prob.numConstraints(),
+        build_seconds=model.build_seconds,
+        solver=outcome.solver,
+    )
+    if not outcome.has_solution:
+        diags = ctx.diagnostics + site_diags
+        if explain:
+            diags += explain_infeasible(ctx, profiles, solver)
+        else:
+            diags.append(Diagnostic(Level.ERROR, "no plan meets every constraint"))
+        return _empty_plan(ctx, PlanStatus.INFEASIBLE, diags, t_start, outcome.seconds, stats)
+
+    choice = _chosen_bundles(model)
+    priced = price(choice, ctx.sites, ctx.organisations, scenario, ctx.builder.terms)
+    unserved = [sid for sid, b in choice.items() if b is None] + list(unservable)
+    diags = ctx.diagnostics + site_diags
+    for sid in sorted(set(choice) - set(unservable)):
+        if choice[sid] is None:
+            diags.append(
+                Diagnostic(
+                    Level.WARNING,
+                    f"site {sid} (priority {site_by_id[sid].priority}) is left unserved "
+                    "to stay within the constraints",
+                    site_id=sid,
+                )
+            )
+    diags += _budget_notes(ctx, priced.total_cost, priced.organisations)
+    if unserved:
+        status = PlanStatus.PARTIAL
+    elif outcome.optimal:
+        status = PlanStatus.OPTIMAL
+    else:
+        status = PlanStatus.FEASIBLE
+    if not outcome.optimal:
+        diags.append(
+            Diagnostic(
+                Level.WARNING,
+                f"the solver stopped at the time limit with a plan proven within "
+                f"{(outcome.gap or 0) * 100:.2f}% of the optimum",
+            )
+        )
+    return Plan(
+        status=status,
+        route=scenario.route,
+        objective=scenario.objective,
+        term_months=scenario.term_months,
+        total_cost=priced.total_cost,
+        breakdown=priced.breakdown,
+        quality=priced.quality,
+        gap=outcome.gap if outcome.gap is not None else 0.0,
+        solve_seconds=outcome.seconds,
+        baseline=priced.baseline,
+        sites=priced.sites,
+        suppliers=priced.suppliers,
+        organisations=priced.organisations,
+        diagnostics=tuple(diags),
+        scenario=scenario,
+        stats=stats,
+    )
+
+
+def _budget_notes(ctx: _Context, total: float, orgs: Sequence) -> list[Diagnostic]:
+    notes = []
+    if ctx.total_budget is not None:
+        notes.append(
+            Diagnostic(
+                Level.INFO,
+                f"total £{total:,.2f} against a budget of £{ctx.total_budget:,.2f} "
+                f"(headroom £{ctx.total_budget - total:,.2f})",
+            )
+        )
+    if ctx.scenario.route is Route.COLLABORATIVE:
+        for org in orgs:
+            if org.budget is not None and org.cost > org.budget + 0.01:
+                notes.append(
+                    Diagnostic(
+                        Level.INFO,
+                        f"{org.organisation}'s attributed cost £{org.cost:,.2f} is above its own "
+                        f"budget £{org.budget:,.2f}; on the collaborative route only the "
+                        "consortium's total budget binds",
+                    )
+                )
+    return notes
+
+
+def _empty_plan(
+    ctx: _Context,
+    status: PlanStatus,
+    diagnostics: list[Diagnostic],
+    t_start: float,
+    solve_seconds: float = 0.0,
+    stats: ModelStats | None = None,
+) -> Plan:
+    priced = price({}, ctx.sites, ctx.organisations, ctx.scenario, ctx.builder.terms)
+    scenario = ctx.scenario
+    return Plan(
+        status=status,
+        route=scenario.route,
+        objective=scenario.objective,
+        term_months=scenario.term_months,
+        total_cost=0.0,
+        breakdown=Breakdown(),
+        quality=0.0,
+        gap=0.0,
+        solve_seconds=solve_seconds or (time.perf_counter() - t_start),
+        baseline=Baseline(),
+        sites=priced.sites,
+        suppliers=(),
+        organisations=priced.organisations,
+        diagnostics=tuple(diagnostics),
+        scenario=scenario,
+        stats=stats or ModelStats(sites=len(ctx.sites)),
+    )
+
+
+# --------------------------------------------------------------------------- diagnosis
+
+
+def _active_constraints(ctx: _Context) -> list[str]:
+    s = ctx.scenario
+    active = []
+    if ctx.total_budget is not None:
+        active.append("budget")
+    if ctx.party_budgets:
+        active.append("organisation_budgets")
+    for name in ("max_suppliers", "min_suppliers", "max_supplier_share", "max_supplier_changes"):
+        if getattr(s, name) is not None:
+            active.append(name)
+    return active
+
+
+def explain_infeasible(
+    ctx: _Context, profiles: list[Profile], solver: str, *, time_limit: float = 20.0
+) -> list[Diagnostic]:
+    """Say which scenario constraint to relax, and by how much, for a plan to exist.
+
+    Each active constraint family is relaxed on its own and the model re-solved
+    with an objective that measures how far that constraint must move.
+    """
+    scenario = ctx.scenario
+    cost_only = scenario.model_copy(update={"objective": Objective.COST, "mip_gap": 0.0})
+    out: list[Diagnostic] = []
+    active = _active_constraints(ctx)
+    if not active:
+        return [Diagnostic(Level.ERROR, "no plan meets every site's requirements together")]
+
+    def model_without(relax: frozenset[str]) -> PlanningModel:
+        return build_model(
+            profiles,
+            ctx.builder.terms,
+            cost_only,
+            total_budget=ctx.total_budget,
+            party_budgets=ctx.party_budgets,
+            relax=relax,
+        )
+
+    def optimise(model: PlanningModel, sense: int, expr) -> float | None:
+        model.prob.sense = sense
+        model.prob.setObjective(expr)
+        r = run_solver(model.prob, solver, time_limit=time_limit, gap=0.0, verbose=False)
+        return pulp.value(expr) if r.has_solution else None
+
+    for name in active:
+        model = model_without(frozenset({name}))
+        if name == "budget":
+            cheapest = optimise(model, pulp.LpMinimize, model.total_cost)
+            if cheapest is not None:
+                out.append(
+                    Diagnostic(
+                        Level.ERROR,
+                        f"budget short by £{cheapest - (ctx.total_budget or 0):,.2f}: the cheapest "
+                        f"plan that meets every site costs £{cheapest:,.2f} against a budget "
+                        f"of £{ctx.total_budget:,.2f}",
+                    )
+                )
+        elif name == "organisation_budgets":
+            if optimise(model, pulp.LpMinimize, model.total_cost) is not None:
+                for party, budget in sorted(ctx.party_budgets.items()):
+                    if party not in model.party_cost:
+                        continue
+                    alone = model_without(frozenset({name}))
+                    cheapest = optimise(alone, pulp.LpMinimize, alone.party_cost[party])
+                    if cheapest is not None and cheapest > budget + 0.01:
+                        out.append(
+                            Diagnostic(
+                                Level.ERROR,
+                                f"{party}'s budget is short by £{cheapest - budget:,.2f}: its "
+                                f"cheapest plan costs £{cheapest:,.2f} against £{budget:,.2f}",
+                            )
+                        )
+        elif name == "max_suppliers":
+            worst = pulp.LpVariable("most_suppliers", lowBound=0)
+            for party in model.party_sites:
+                uses = _expr([(u, 1) for (p, _), u in model.used.items() if p == party])
+                model.prob += (uses - worst <= 0, f"most_{party}")
+            need = optimise(model, pulp.LpMinimize, _expr([(worst, 1)]))
+            if need is not None:
+                out.append(
+                    Diagnostic(
+                        Level.ERROR,
+                        f"max_suppliers {scenario.max_suppliers} is too few: it would need to "
+                        f"be {round(need)}",
+                    )
+                )
+        elif name == "min_suppliers":
+            least = pulp.LpVariable("least_suppliers", lowBound=0)
+            for party in model.party_sites:
+                uses = _expr([(u, 1) for (p, _), u in model.used.items() if p == party])
+                model.prob += (uses - least >= 0, f"least_{party}")
+                for i, ((p, _), u) in enumerate(sorted(model.used.items())):
+                    if p == party:
+                        model.prob += (model.site_count[(p, _)] - u >= 0, f"real_{party}_{i}")
+            can = optimise(model, pulp.LpMaximize, _expr([(least, 1)]))
+            if can is not None:
+                out.append(
+                    Diagnostic(
+                        Level.ERROR,
+                        f"min_suppliers {scenario.min_suppliers} cannot be met: at most "
+                        f"{round(can)} suppliers can serve these sites together",
+                    )
+                )
+        elif name == "max_supplier_share":
+            if scenario.allow_partial:
+                if optimise(model, pulp.LpMinimize, model.total_cost) is not None:
+                    out.append(
+                        Diagnostic(
+                            Level.ERROR,
+                            f"max_supplier_share {scenario.max_supplier_share:g} cannot hold; "
+                            "relaxing it makes a plan possible",
+                        )
+                    )
+                continue
+            cap = pulp.LpVariable("share_cap", lowBound=0, upBound=1)
+            for i, (key, n_expr) in enumerate(sorted(model.site_count.items())):
+                sites_of_party = model.party_sites[key[0]]
+                model.prob += (n_expr - sites_of_party * cap <= 0, f"cap_{i}")
+            need = optimise(model, pulp.LpMinimize, _expr([(cap, 1)]))
+            if need is not None:
+                limit = (
+                    f" with at most {scenario.max_suppliers} suppliers"
+                    if scenario.max_suppliers is not None
+                    else ""
+                )
+                out.append(
+                    Diagnostic(
+                        Level.ERROR,
+                        f"share cap {scenario.max_supplier_share:g} cannot hold{limit}: the "
+                        f"smallest cap that works is {math.ceil(need * 1000 - 1e-6) / 1000:g}",
+                    )
+                )
+        elif name == "max_supplier_changes":
+            most = pulp.LpVariable("most_changes", lowBound=0)
+            for party, expr in model.changes.items():
+                model.prob += (expr - most <= 0, f"changes_{party}")
+            need = optimise(model, pulp.LpMinimize, _expr([(most, 1)]))
+            if need is not None:
+                out.append(
+                    Diagnostic(
+                        Level.ERROR,
+                        f"max_supplier_changes {scenario.max_supplier_changes} is too few: it "
+                        f"would need to be {round(need)}",
+                    )
+                )
+    if not out:
+        out.append(
+            Diagnostic(
+                Level.ERROR,
+                "no single constraint relaxed makes a plan possible; these constraints "
+                f"conflict together: {', '.join(active)}",
+            )
+        )
+    return out
