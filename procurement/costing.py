@@ -27,7 +27,7 @@ from procurement.plan import (
 
 def party_of(site: Site, route: Route) -> str:
     """Who signs for this site: the consortium on collaborative, else its organisation."""
-    return CONSORTIUM if route is Route.COLLABORATIVE else site.organisation
+    return CONSORTIUM if route == Route.COLLABORATIVE else site.organisation
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def price(
     org_costs = []
     for org in organisations:
         own = by_org.get(org.organisation, [])
-        if route is Route.COLLABORATIVE:
+        if route == Route.COLLABORATIVE:
             cost = sum(sp.cost + fee_share.get(sp.site_id, 0.0) for sp in own if sp.served)
         else:
             cost = party_costs.get(org.organisation, 0.0)

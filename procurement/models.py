@@ -12,6 +12,7 @@ import re
 from datetime import date
 from enum import StrEnum
 from functools import cached_property
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -166,10 +167,11 @@ class Supplier(_Frozen):
     @field_validator("volume_discounts")
     @classmethod
     def _increasing(cls, tiers: tuple[VolumeTier, ...]) -> tuple[VolumeTier, ...]:
-        for before, after in zip(tiers, tiers[1:], strict=False):
+        for before, after in pairwise(tiers):
             if after.min_sites <= before.min_sites:
                 raise ValueError(
-                    f"min_sites thresholds must increase ({before.min_sites} then {after.min_sites})"
+                    "min_sites thresholds must increase "
+                    f"({before.min_sites} then {after.min_sites})"
                 )
         return tiers
 
@@ -187,7 +189,9 @@ class Supplier(_Frozen):
 
     def volume_discount(self, n_sites: int) -> float:
         """The largest tier discount whose threshold ``n_sites`` reaches (0 if none)."""
-        return max((t.discount for t in self.volume_discounts if t.min_sites <= n_sites), default=0.0)
+        return max(
+            (t.discount for t in self.volume_discounts if t.min_sites <= n_sites), default=0.0
+        )
 
     def offering_regions(self, offering: Offering) -> tuple[Region, ...]:
         return offering.regions if offering.regions is not None else self.regions
@@ -312,6 +316,7 @@ class Scenario(_Frozen):
             and self.min_suppliers > self.max_suppliers
         ):
             raise ValueError(
-                f"min_suppliers ({self.min_suppliers}) is above max_suppliers ({self.max_suppliers})"
+                f"min_suppliers ({self.min_suppliers}) is above "
+                f"max_suppliers ({self.max_suppliers})"
             )
         return self

@@ -46,6 +46,7 @@ import pulp
 
 from procurement.costing import party_of, price
 from procurement.errors import InputError, Problem
+from procurement.inputs import resolve_organisations
 from procurement.models import (
     Catalog,
     Objective,
@@ -156,8 +157,29 @@ class PlanningModel:
     n_constraints: int = 0
 
 
-def _expr(pairs: list[tuple[pulp.LpVariable, float]], constant: float = 0.0) -> pulp.LpAffineExpression:
-    return pulp.LpAffineExpression(pairs, constant=constant)
+def _expr(
+    pairs: list[tuple[pulp.LpVariable, float]], constant: float = 0.0
+) -> pulp.LpAffineExpression:
+    """A linear expression from (variable, coefficient) pairs, summing repeats.
+
+    ``pulp.LpAffineExpression(pairs)`` keeps only the *last* coefficient of a
+    repeated variable, and a bundle's variable recurs across its charges.
+    """
+    coefficients: dict[pulp.LpVariable, float] = {}
+    for var, coef in pairs:
+        coefficients[var] = coefficients.get(var, 0.0) + coef
+    return pulp.LpAffineExpression(coefficients, constant=constant)
+
+
+def _tier_steps(terms: SupplierTerms, reach: int) -> list[tuple[int, float]]:
+    """Reachable tiers as increments: (min_sites, extra discount over the tier below)."""
+    steps: list[tuple[int, float]] = []
+    previous = 0.0
+    for m, d in sorted(terms.tiers):
+        if m <= reach and d > previous:
+            steps.append((m, d - previous))
+            previous = d
+    return steps
 
 
 def build_model(
@@ -168,102 +190,127 @@ def build_model(
     total_budget: float | None,
     party_budgets: dict[str, float],
     relax: frozenset[str] = frozenset(),
+    exclude_supplier_sets: Sequence[frozenset[str]] = (),
 ) -> PlanningModel:
-    """Build the MILP for ``profiles``; constraint families in ``relax`` are left out."""
+    """Build the MILP for ``profiles``; constraint families in ``relax`` are left out.
+
+    Rows are kept sparse: each bundle count ``x[g,b]`` appears only in its
+    profile's rows; per profile and supplier, ``y[g,p]`` counts the sites of
+    ``g`` using ``p``, and every party-wide row (site counts, tiers, shares)
+    sums ``y`` rather than thousands of ``x``.
+
+    ``exclude_supplier_sets`` forbids plans whose set of suppliers (over all
+    parties) equals one of those given: a no-good cut per set, for shortlists.
+    """
     t0 = time.perf_counter()
     prob = pulp.LpProblem("hscn_plan", pulp.LpMinimize)
     allow_partial = scenario.allow_partial
+
+    # pass 1: which suppliers each profile may use, and how many sites could use each
+    profile_suppliers = [sorted({p for b in pr.bundles for p in b.suppliers}) for pr in profiles]
+    reach: dict[tuple[str, str], int] = defaultdict(int)
+    party_sites: dict[str, int] = defaultdict(int)
+    for profile, suppliers in zip(profiles, profile_suppliers, strict=True):
+        party_sites[profile.party] += profile.count
+        for supplier_id in suppliers:
+            reach[(profile.party, supplier_id)] += profile.count
+
+    used: dict[tuple[str, str], pulp.LpVariable] = {}
+    steps: dict[tuple[str, str], list[tuple[pulp.LpVariable, int, float]]] = {}
+    cost_terms: dict[str, list] = defaultdict(list)  # per party
+    for i, key in enumerate(sorted(reach)):
+        t = terms[key[1]]
+        used[key] = pulp.LpVariable(f"use_{i}", cat=pulp.LpBinary)
+        if t.fees:
+            cost_terms[key[0]].append((used[key], t.fees))
+        if t.flat_discount is None:
+            steps[key] = [
+                (pulp.LpVariable(f"tier_{i}_{k}", cat=pulp.LpBinary), m, delta)
+                for k, (m, delta) in enumerate(_tier_steps(t, reach[key]))
+            ]
+
+    # pass 2: bundle counts and the per-profile rows
     x: list[list[pulp.LpVariable]] = []
-    count_terms: dict[tuple[str, str], list] = defaultdict(list)
-    one_off_terms: dict[tuple[str, str], list] = defaultdict(list)
-    recurring_terms: dict[tuple[str, str], list] = defaultdict(list)
-    reach: dict[tuple[str, str], int] = defaultdict(int)  # most sites that could use p
-    recurring_max: dict[tuple[str, str], float] = defaultdict(float)
+    y_terms: dict[tuple[str, str], list] = defaultdict(list)
     served_terms: list = []
     priority_terms: list = []
     quality_terms: list = []
     party_served_terms: dict[str, list] = defaultdict(list)
-    party_sites: dict[str, int] = defaultdict(int)
     change_terms: dict[str, list] = defaultdict(list)
-
+    n_disc = 0
     for g, profile in enumerate(profiles):
-        party = profile.party
-        n = profile.count
-        party_sites[party] += n
+        party, n = profile.party, profile.count
         cat = pulp.LpBinary if n == 1 else pulp.LpInteger
         row = [
             pulp.LpVariable(f"x_{g}_{j}", lowBound=0, upBound=n, cat=cat)
             for j in range(len(profile.bundles))
         ]
         x.append(row)
-        supplier_best: dict[str, float] = {}
+        uses: dict[str, list] = defaultdict(list)
+        recurring: dict[str, list] = defaultdict(list)
+        most_recurring: dict[str, float] = defaultdict(float)
         for var, bundle in zip(row, profile.bundles, strict=True):
-            served_terms.append((var, 1))
-            party_served_terms[party].append((var, 1))
+            cost = 0.0
+            for supplier_id, one_off, rec in bundle.charges:
+                flat = terms[supplier_id].flat_discount
+                cost += one_off + (1 - (flat or 0.0)) * rec
+                uses[supplier_id].append((var, 1))
+                if rec and steps.get((party, supplier_id)):
+                    recurring[supplier_id].append((var, rec))
+                    most_recurring[supplier_id] = max(most_recurring[supplier_id], rec)
+            cost_terms[party].append((var, cost))
+            quality_terms.append((var, bundle.quality))
             if allow_partial:
                 priority_terms.append((var, profile.priority))
-            quality_terms.append((var, bundle.quality))
-            for supplier_id, one_off, recurring in bundle.charges:
-                key = (party, supplier_id)
-                count_terms[key].append((var, 1))
-                if one_off:
-                    one_off_terms[key].append((var, one_off))
-                if recurring:
-                    recurring_terms[key].append((var, recurring))
-                supplier_best[supplier_id] = max(supplier_best.get(supplier_id, 0.0), recurring)
             if (
                 profile.current_supplier is not None
                 and bundle.primary_supplier != profile.current_supplier
             ):
                 change_terms[party].append((var, 1))
-        for supplier_id, best in supplier_best.items():
-            reach[(party, supplier_id)] += n
-            recurring_max[(party, supplier_id)] += n * best
         site_sum = _expr([(v, 1) for v in row])
+        served_terms.append((site_sum, 1))
+        prob += ((site_sum <= n) if allow_partial else (site_sum == n), f"serve_{g}")
         if allow_partial:
-            prob += (site_sum <= n, f"serve_{g}")
-        else:
-            prob += (site_sum == n, f"serve_{g}")
+            served = pulp.LpVariable(f"served_{g}", lowBound=0, upBound=n)
+            prob += (served - site_sum == 0, f"served_{g}")
+            party_served_terms[party].append((served, 1))
+        for supplier_id in profile_suppliers[g]:
+            key = (party, supplier_id)
+            y = pulp.LpVariable(f"y_{g}_{supplier_id}", lowBound=0, upBound=n)
+            y_terms[key].append((y, 1))
+            prob += (y - _expr(uses[supplier_id]) == 0, f"count_{g}_{supplier_id}")
+            # strong fixed-charge link: no fees paid by a sliver of u in the LP
+            prob += (y - n * used[key] <= 0, f"use_{g}_{supplier_id}")
+            # this profile's discount from p: only as far as p's tier is reached
+            for z, _, delta in steps.get(key, ()):
+                if not recurring[supplier_id]:
+                    continue
+                disc = pulp.LpVariable(f"disc_{n_disc}", lowBound=0)
+                prob += (disc - _expr(recurring[supplier_id], 0.0) * delta <= 0, f"drate_{n_disc}")
+                cap = delta * n * most_recurring[supplier_id]
+                prob += (disc - cap * z <= 0, f"dtier_{n_disc}")
+                cost_terms[party].append((disc, -1))
+                n_disc += 1
 
-    used: dict[tuple[str, str], pulp.LpVariable] = {}
-    site_count: dict[tuple[str, str], pulp.LpAffineExpression] = {}
-    party_cost_terms: dict[str, list] = defaultdict(list)
-    party_cost_const: dict[str, float] = defaultdict(float)
-    for i, key in enumerate(sorted(count_terms)):
-        party, supplier_id = key
-        t = terms[supplier_id]
-        u = pulp.LpVariable(f"use_{i}", cat=pulp.LpBinary)
-        used[key] = u
-        n_expr = _expr(count_terms[key])
-        site_count[key] = n_expr
-        prob += (n_expr - reach[key] * u <= 0, f"use_link_{i}")
+    site_count = {key: _expr(pairs) for key, pairs in y_terms.items()}
+    for i, key in enumerate(sorted(site_count)):
+        n_expr = site_count[key]
+        previous = None
+        for k, (z, m, _) in enumerate(steps.get(key, ())):
+            prob += (n_expr - m * z >= 0, f"tier_reach_{i}_{k}")
+            if previous is not None:
+                prob += (z - previous <= 0, f"tier_order_{i}_{k}")
+            previous = z
         if scenario.min_suppliers is not None and "min_suppliers" not in relax:
-            prob += (n_expr - u >= 0, f"use_real_{i}")
-        cost_terms = list(one_off_terms[key])
-        if t.flat_discount is not None:
-            cost_terms += [(v, (1 - t.flat_discount) * c) for v, c in recurring_terms[key]]
-        else:
-            cost_terms += recurring_terms[key]
-            tiers = [(m, d) for m, d in t.tiers if m <= reach[key] and d > 0]
-            if tiers:
-                r_expr = _expr(recurring_terms[key])
-                zs = []
-                for k, (m, d) in enumerate(tiers):
-                    z = pulp.LpVariable(f"tier_{i}_{k}", cat=pulp.LpBinary)
-                    disc = pulp.LpVariable(f"disc_{i}_{k}", lowBound=0)
-                    zs.append((z, m))
-                    prob += (disc - d * r_expr <= 0, f"disc_rate_{i}_{k}")
-                    prob += (disc - d * recurring_max[key] * z <= 0, f"disc_tier_{i}_{k}")
-                    cost_terms.append((disc, -1))
-                prob += (_expr([(z, 1) for z, _ in zs]) <= 1, f"one_tier_{i}")
-                prob += (n_expr - _expr([(z, m) for z, m in zs]) >= 0, f"tier_reach_{i}")
-        if t.fees:
-            cost_terms.append((u, t.fees))
-        party_cost_terms[party].extend(cost_terms)
+            prob += (n_expr - used[key] >= 0, f"use_real_{i}")
 
-    party_cost = {p: _expr(terms_, party_cost_const[p]) for p, terms_ in party_cost_terms.items()}
-    total_cost = _expr([pair for terms_ in party_cost_terms.values() for pair in terms_])
-    party_served = {p: _expr(v) for p, v in party_served_terms.items()}
+    party_cost = {p: _expr(pairs) for p, pairs in cost_terms.items()}
+    total_cost = _expr([pair for pairs in cost_terms.values() for pair in pairs])
+    parties = sorted(party_sites)
+    if allow_partial:
+        party_served = {p: _expr(party_served_terms[p]) for p in parties}
+    else:
+        party_served = {p: pulp.LpAffineExpression(constant=party_sites[p]) for p in parties}
 
     if total_budget is not None and "budget" not in relax:
         prob += (total_cost <= total_budget, "budget")
@@ -272,22 +319,21 @@ def build_model(
             if party in party_cost:
                 prob += (party_cost[party] <= budget, f"budget_{party}")
 
-    parties = sorted(party_sites)
-    suppliers_of: dict[str, list[pulp.LpVariable]] = defaultdict(list)
+    suppliers_of: dict[str, list] = defaultdict(list)
     for (party, _), u in used.items():
-        suppliers_of[party].append(u)
+        suppliers_of[party].append((u, 1))
     for pi, party in enumerate(parties):
-        uses = _expr([(u, 1) for u in suppliers_of[party]])
+        n_used = _expr(suppliers_of[party])
         if scenario.max_suppliers is not None and "max_suppliers" not in relax:
-            prob += (uses <= scenario.max_suppliers, f"max_suppliers_{pi}")
+            prob += (n_used <= scenario.max_suppliers, f"max_suppliers_{pi}")
         if scenario.min_suppliers is not None and "min_suppliers" not in relax:
             if allow_partial:
                 active = pulp.LpVariable(f"active_{pi}", cat=pulp.LpBinary)
                 prob += (party_served[party] - active >= 0, f"active_low_{pi}")
                 prob += (party_served[party] - party_sites[party] * active <= 0, f"active_up_{pi}")
-                prob += (uses - scenario.min_suppliers * active >= 0, f"min_suppliers_{pi}")
+                prob += (n_used - scenario.min_suppliers * active >= 0, f"min_suppliers_{pi}")
             else:
-                prob += (uses >= scenario.min_suppliers, f"min_suppliers_{pi}")
+                prob += (n_used >= scenario.min_suppliers, f"min_suppliers_{pi}")
         if scenario.max_supplier_changes is not None and "max_supplier_changes" not in relax:
             prob += (
                 _expr(change_terms[party]) <= scenario.max_supplier_changes,
@@ -298,13 +344,17 @@ def build_model(
         for i, key in enumerate(sorted(site_count)):
             prob += (site_count[key] - share * party_served[key[0]] <= 0, f"share_{i}")
 
+    if exclude_supplier_sets:
+        _add_supplier_set_cuts(prob, used, exclude_supplier_sets)
+
+    served = _expr([(v, 1) for row in x for v in row])
     model = PlanningModel(
         prob=prob,
         profiles=profiles,
         x=x,
         total_cost=total_cost,
         party_cost=party_cost,
-        served=_expr(served_terms),
+        served=served,
         priority=_expr(priority_terms),
         quality=_expr(quality_terms),
         used=used,
@@ -318,15 +368,40 @@ def build_model(
     return model
 
 
+def _add_supplier_set_cuts(
+    prob: pulp.LpProblem,
+    used: dict[tuple[str, str], pulp.LpVariable],
+    exclude: Sequence[frozenset[str]],
+) -> None:
+    """No-good cuts: the plan's supplier set must differ from each excluded set."""
+    by_supplier: dict[str, list[pulp.LpVariable]] = defaultdict(list)
+    for (_, supplier_id), u in used.items():
+        by_supplier[supplier_id].append(u)
+    anywhere: dict[str, pulp.LpVariable] = {}
+    for i, supplier_id in enumerate(sorted(by_supplier)):
+        w = pulp.LpVariable(f"anywhere_{i}", cat=pulp.LpBinary)
+        anywhere[supplier_id] = w
+        for j, u in enumerate(by_supplier[supplier_id]):
+            prob += (w - u >= 0, f"anywhere_low_{i}_{j}")
+        prob += (w - _expr([(u, 1) for u in by_supplier[supplier_id]]) <= 0, f"anywhere_up_{i}")
+    for k, banned in enumerate(exclude):
+        if not banned <= set(anywhere):
+            continue  # a set using an unavailable supplier cannot recur
+        pairs = [(w, -1 if p in banned else 1) for p, w in anywhere.items()]
+        prob += (_expr(pairs) >= 1 - len(banned), f"nogood_{k}")
+
+
 # --------------------------------------------------------------------------- solving
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send anything a solver writes to file descriptor 1 to stderr instead.
+def solver_output_to_stderr(verbose: bool = False) -> Iterator[None]:
+    """Keep whatever a solver writes to file descriptor 1 off stdout.
 
-    Solvers print from C++ or a subprocess, below Python's ``sys.stdout``; the
-    CLI's JSON on stdout must stay parseable whatever they do.
+    Solvers print from C++ or a subprocess, below Python's ``sys.stdout``
+    (HiGHS prints a banner even when told to be quiet); the CLI's JSON on
+    stdout must stay parseable. With ``verbose`` the output goes to stderr,
+    otherwise it is discarded.
     """
     sys.stdout.flush()
     try:
@@ -334,19 +409,23 @@ def _stdout_to_stderr() -> Iterator[None]:
     except OSError:  # no real stdout (e.g. some notebook kernels)
         yield
         return
+    target = os.dup(2) if verbose else os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(2, 1)
+        os.dup2(target, 1)
         yield
     finally:
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
+        os.close(target)
 
 
 def make_solver(name: str, *, time_limit: float, gap: float, verbose: bool) -> pulp.LpSolver:
     """HiGHS (via highspy) by default; CBC bundled with PuLP as the fallback."""
     if name not in SOLVERS:
-        raise InputError([Problem(f"unknown solver {name!r} (use {' or '.join(SOLVERS)})", field="solver")])
+        raise InputError(
+            [Problem(f"unknown solver {name!r} (use {' or '.join(SOLVERS)})", field="solver")]
+        )
     if name == "highs":
         solver = pulp.HiGHS(msg=verbose, timeLimit=max(time_limit, 0.01), gapRel=gap)
         if solver.available():
@@ -370,7 +449,7 @@ def run_solver(
     """Solve once and read the true outcome (PuLP 3.3 says Optimal for a time-limited incumbent)."""
     solver = make_solver(solver_name, time_limit=time_limit, gap=gap, verbose=verbose)
     t0 = time.perf_counter()
-    with _stdout_to_stderr():
+    with solver_output_to_stderr(verbose):
         prob.solve(solver)
     seconds = time.perf_counter() - t0
     has_solution = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
@@ -409,7 +488,7 @@ def solve_stages(
     stages: list[tuple[str, int, pulp.LpAffineExpression]] = []
     if scenario.allow_partial:
         stages.append(("priority", pulp.LpMaximize, model.priority))
-    if scenario.objective is Objective.QUALITY:
+    if scenario.objective == Objective.QUALITY:
         stages.append(("quality", pulp.LpMaximize, model.quality))
     stages.append(("cost", pulp.LpMinimize, model.total_cost))
     deadline = deadline if deadline is not None else time.perf_counter() + scenario.time_limit_s
@@ -421,7 +500,11 @@ def solve_stages(
         model.prob.setObjective(expr)
         left = deadline - time.perf_counter()
         result = run_solver(
-            model.prob, solver_name, time_limit=max(left, 0.5), gap=scenario.mip_gap, verbose=verbose
+            model.prob,
+            solver_name,
+            time_limit=max(left, 0.5),
+            gap=scenario.mip_gap,
+            verbose=verbose,
         )
         total_seconds += result.seconds
         if not result.has_solution:
@@ -471,25 +554,12 @@ class _Context:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def resolve_organisations(
-    sites: Sequence[Site], organisations: Sequence[Organisation] | None
-) -> tuple[Organisation, ...]:
-    """Organisations in file order, plus any a site names that the file lacks (no budget)."""
-    known = {o.organisation: o for o in organisations or ()}
-    out = list(known.values())
-    for site in sites:
-        if site.organisation not in known:
-            known[site.organisation] = Organisation(organisation=site.organisation)
-            out.append(known[site.organisation])
-    return tuple(out)
-
-
 def effective_budget(scenario: Scenario, organisations: Sequence[Organisation]) -> float | None:
     """The scenario budget, or on collaborative the organisations' when all have one."""
     if scenario.budget is not None:
         return scenario.budget
     if (
-        scenario.route is Route.COLLABORATIVE
+        scenario.route == Route.COLLABORATIVE
         and organisations
         and all(o.budget is not None for o in organisations)
     ):
@@ -506,9 +576,11 @@ def _context(
 ) -> _Context:
     if not sites:
         raise InputError([Problem("there are no sites to plan", field="sites")])
-    orgs = resolve_organisations(sites, organisations)
+    # model_copy(update=...) skips validation: make enums enums again
+    scenario = Scenario.model_validate(dict(scenario))
+    orgs = resolve_organisations(sites, organisations or ())
     budget = effective_budget(scenario, orgs)
-    if scenario.objective is Objective.QUALITY and budget is None:
+    if scenario.objective == Objective.QUALITY and budget is None:
         raise InputError(
             [
                 Problem(
@@ -530,13 +602,11 @@ def _context(
         if reason is None or not regions.intersection(supplier.regions):
             continue
         level = (
-            Level.WARNING
-            if (not supplier.hscn_compliant or "expired" in reason)
-            else Level.INFO
+            Level.WARNING if (not supplier.hscn_compliant or "expired" in reason) else Level.INFO
         )
         diagnostics.append(Diagnostic(level, f"supplier {supplier.id} ignored: {reason}"))
     party_budgets: dict[str, float] = {}
-    if scenario.route is not Route.COLLABORATIVE:
+    if scenario.route != Route.COLLABORATIVE:
         party_budgets = {o.organisation: o.budget for o in orgs if o.budget is not None}
     return _Context(
         catalog=catalog,
@@ -560,6 +630,7 @@ def solve(
     verbose: bool = False,
     explain: bool = True,
     builder: BundleBuilder | None = None,
+    exclude_supplier_sets: Sequence[frozenset[str]] = (),
 ) -> Plan:
     """The best plan for ``sites`` under ``scenario``, or an infeasible one that says why.
 
@@ -567,9 +638,12 @@ def solve(
     the same catalogue and scenario rules (coalitions, sweeps, app reruns).
     ``explain`` re-solves with each scenario constraint relaxed in turn when no
     plan fits, to say which one to change and by how much.
+    ``exclude_supplier_sets`` forbids plans using exactly one of these sets of
+    suppliers (see :func:`build_model`).
     """
     t_start = time.perf_counter()
     ctx = _context(catalog, sites, scenario, organisations, builder)
+    scenario = ctx.scenario
     site_by_id = {s.site_id: s for s in ctx.sites}
     if len(site_by_id) != len(ctx.sites):
         raise InputError([Problem("site ids must be unique", field="site_id")])
@@ -595,6 +669,7 @@ def solve(
         scenario,
         total_budget=ctx.total_budget,
         party_budgets=ctx.party_budgets,
+        exclude_supplier_sets=exclude_supplier_sets,
     )
     outcome = solve_stages(model, scenario, solver, verbose=verbose)
     stats = ModelStats(
@@ -673,7 +748,7 @@ def _budget_notes(ctx: _Context, total: float, orgs: Sequence) -> list[Diagnosti
                 f"(headroom £{ctx.total_budget - total:,.2f})",
             )
         )
-    if ctx.scenario.route is Route.COLLABORATIVE:
+    if ctx.scenario.route == Route.COLLABORATIVE:
         for org in orgs:
             if org.budget is not None and org.cost > org.budget + 0.01:
                 notes.append(

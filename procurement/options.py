@@ -77,7 +77,7 @@ class SupplierTerms:
 def supplier_terms(supplier: Supplier, scenario: Scenario) -> SupplierTerms:
     """Fees and discounts of ``supplier`` on the scenario's route, for one party."""
     years = scenario.term_months / 12
-    if scenario.route is Route.CENTRAL:
+    if scenario.route == Route.CENTRAL:
         framework = supplier.central_framework
         onboarding = framework.onboarding if framework else 0.0
         annual = framework.annual_management if framework else 0.0
@@ -94,7 +94,10 @@ def supplier_exclusion(supplier: Supplier, scenario: Scenario) -> str | None:
     """Why a supplier cannot be used at all in this scenario, or None if it can."""
     if not supplier.hscn_compliant:
         return "not HSCN compliant"
-    if supplier.compliance_expires is not None and supplier.compliance_expires < scenario.start_date:
+    if (
+        supplier.compliance_expires is not None
+        and supplier.compliance_expires < scenario.start_date
+    ):
         return (
             f"HSCN compliance expired on {supplier.compliance_expires.isoformat()}, "
             f"before the start date {scenario.start_date.isoformat()}"
@@ -104,7 +107,7 @@ def supplier_exclusion(supplier: Supplier, scenario: Scenario) -> str | None:
     missing = [c for c in scenario.required_certifications if c not in supplier.certifications]
     if missing:
         return f"lacks required certification {', '.join(missing)}"
-    if scenario.route is Route.CENTRAL and supplier.central_framework is None:
+    if scenario.route == Route.CENTRAL and supplier.central_framework is None:
         return "not on the central framework"
     return None
 
@@ -206,7 +209,9 @@ class Bundle:
         return tuple(c.offering.id for c in self.links)
 
 
-def _candidate(offering: Offering, supplier_id: str, quantity: int, scenario: Scenario) -> Candidate:
+def _candidate(
+    offering: Offering, supplier_id: str, quantity: int, scenario: Scenario
+) -> Candidate:
     return Candidate(
         offering=offering,
         supplier_id=supplier_id,
@@ -236,7 +241,10 @@ def _offering_usable_at(
         and offering.lead_time_days > requirement.max_lead_time_days
     ):
         return "lead time"
-    if offering.technology is not Technology.WIFI and offering.technology not in requirement.technologies:
+    if (
+        offering.technology is not Technology.WIFI
+        and offering.technology not in requirement.technologies
+    ):
         return "technology"
     return None
 
@@ -271,7 +279,7 @@ class BundleBuilder:
         self.catalog = catalog
         self.scenario = scenario
         self.terms = eligible_suppliers(catalog, scenario)
-        self.keep_quality = scenario.objective is Objective.QUALITY
+        self.keep_quality = scenario.objective == Objective.QUALITY
         self.keep_primary_supplier = scenario.max_supplier_changes is not None
         self._cache: dict[Requirement, tuple[Bundle, ...]] = {}
         # offerings of eligible suppliers, with their supplier
@@ -279,7 +287,9 @@ class BundleBuilder:
             (o, t.supplier) for t in self.terms.values() for o in t.supplier.offerings
         ]
 
-    def _cost_states(self, supplier_id: str, one_off: float, recurring: float) -> tuple[float, float]:
+    def _cost_states(
+        self, supplier_id: str, one_off: float, recurring: float
+    ) -> tuple[float, float]:
         """Cost with no discount and with the supplier's largest discount."""
         d = self.terms[supplier_id].max_discount
         return one_off + recurring, one_off + (1 - d) * recurring
@@ -304,11 +314,14 @@ class BundleBuilder:
             if tech is Technology.WIFI:
                 if requirement.wifi_aps > 0:
                     c = _candidate(offering, supplier.id, requirement.wifi_aps, scenario)
-                    wifis[supplier.id].add(self._cost_states(supplier.id, c.one_off, c.recurring_list), c)
+                    wifis[supplier.id].add(
+                        self._cost_states(supplier.id, c.one_off, c.recurring_list), c
+                    )
                 continue
             c = _candidate(offering, supplier.id, 1, scenario)
             hi, lo = self._cost_states(supplier.id, c.one_off, c.recurring_list)
-            avail = offering.availability_pct or 0.0
+            # availability and quality decide only where a target or the objective uses them
+            avail = (offering.availability_pct or 0.0) if requirement.min_availability_pct else 0.0
             download = offering.download_mbps or 0.0
             primary_tech_ok = tech in WIRED_TECHNOLOGIES or (
                 tech is Technology.G4 and requirement.allow_4g_primary
@@ -331,54 +344,82 @@ class BundleBuilder:
 
         return flat(primaries), flat(secondaries), flat(wifis)
 
-    def bundles(self, requirement: Requirement) -> tuple[Bundle, ...]:
-        """Every non-dominated valid bundle for sites with this requirement."""
-        cached = self._cache.get(requirement)
-        if cached is not None:
-            return cached
-        primaries, secondaries, wifis = self.role_candidates(requirement)
+    def _group_and_cost(
+        self, links: Sequence[Candidate], primary: Candidate
+    ) -> tuple[tuple, tuple[float, ...], tuple[tuple[str, float, float], ...]]:
+        """Dominance group (same suppliers, maybe same primary supplier) and cost key."""
+        charges = _charges(links)
+        group: tuple = (tuple(x for x, _, _ in charges),)
+        if self.keep_primary_supplier:
+            group += (primary.supplier_id,)
+        cost: list[float] = []
+        for supplier_id, one_off, recurring in charges:
+            cost.extend(self._cost_states(supplier_id, one_off, recurring))
+        if self.keep_quality:
+            cost.append(-primary.offering.quality_score)
+        return group, tuple(cost), charges
+
+    def link_pairs(
+        self, requirement: Requirement
+    ) -> list[tuple[Candidate, Candidate | None, float | None]]:
+        """Non-dominated (primary, secondary) pairs meeting resilience and availability.
+
+        Pruning pairs before adding wifi is exact: a pair beaten by another
+        with the same suppliers stays beaten whatever wifi joins both.
+        """
+        primaries, secondaries, _ = self.role_candidates(requirement)
         target = requirement.min_availability_pct
         resilience = requirement.resilience
-        wifi_options: list[Candidate | None] = list(wifis) if requirement.wifi_aps > 0 else [None]
         groups: dict[tuple, _Pareto] = defaultdict(_Pareto)
         for p in primaries:
-            link_options: list[Candidate | None] = []
-            if resilience is Resilience.SINGLE:
-                link_options.append(None)
+            options: list[Candidate | None] = [None] if resilience is Resilience.SINGLE else []
             for s in secondaries:
                 if resilience is Resilience.DIVERSE:
-                    if s.supplier_id == p.supplier_id:
-                        continue
-                elif s.technology is p.technology:
-                    continue
-                link_options.append(s)
-            for s in link_options:
+                    if s.supplier_id != p.supplier_id:
+                        options.append(s)
+                elif s.technology is not p.technology:
+                    options.append(s)
+            for s in options:
                 avail = combined_availability(
                     p.offering.availability_pct, s.offering.availability_pct if s else None
                 )
                 if target is not None and (avail or 0.0) < target - AVAILABILITY_TOLERANCE:
                     continue
-                for w in wifi_options:
-                    links = [c for c in (p, s, w) if c is not None]
-                    charges = _charges(links)
-                    key_suppliers = tuple(x for x, _, _ in charges)
-                    group_key: tuple = (key_suppliers,)
-                    if self.keep_primary_supplier:
-                        group_key += (p.supplier_id,)
-                    cost_key: list[float] = []
-                    for supplier_id, one_off, recurring in charges:
-                        cost_key.extend(self._cost_states(supplier_id, one_off, recurring))
-                    if self.keep_quality:
-                        cost_key.append(-p.offering.quality_score)
-                    bundle = Bundle(
+                links = (p,) if s is None else (p, s)
+                group, cost, _ = self._group_and_cost(links, p)
+                groups[group].add(cost, (p, s, avail))
+        return [
+            item  # type: ignore[misc]
+            for key in sorted(groups)
+            for _, item in sorted(groups[key].items, key=lambda kv: kv[0])
+        ]
+
+    def bundles(self, requirement: Requirement) -> tuple[Bundle, ...]:
+        """Every non-dominated valid bundle for sites with this requirement."""
+        cached = self._cache.get(requirement)
+        if cached is not None:
+            return cached
+        pairs = self.link_pairs(requirement)
+        _, _, wifis = (
+            self.role_candidates(requirement) if requirement.wifi_aps > 0 else ((), (), [])
+        )
+        wifi_options: list[Candidate | None] = list(wifis) if requirement.wifi_aps > 0 else [None]
+        groups: dict[tuple, _Pareto] = defaultdict(_Pareto)
+        for p, s, avail in pairs:
+            for w in wifi_options:
+                links = tuple(c for c in (p, s, w) if c is not None)
+                group, cost, charges = self._group_and_cost(links, p)
+                groups[group].add(
+                    cost,
+                    Bundle(
                         primary=p,
                         secondary=s,
                         wifi=w,
                         availability_pct=avail,
                         quality=p.offering.quality_score,
                         charges=charges,
-                    )
-                    groups[group_key].add(tuple(cost_key), bundle)
+                    ),
+                )
         result = tuple(
             item  # type: ignore[misc]
             for key in sorted(groups)
@@ -464,9 +505,10 @@ def why_unservable(site: Site, catalog: Catalog, scenario: Scenario) -> str:
     if site.resilience is Resilience.BACKUP:
         ok = any(s.technology is not p.technology for p in primaries for s in secondaries)
         if not ok:
+            allowed = "/".join(sorted(t.value for t in site.technologies))
             return (
                 f"needs a backup link of {site.backup_mbps:g} Mb on a different technology "
-                f"from the primary, but the site allows only {'/'.join(sorted(t.value for t in site.technologies))}"
+                f"from the primary, but the site allows only {allowed}"
                 f" and no such offering is available in {region}"
             )
     if site.resilience is Resilience.DIVERSE:

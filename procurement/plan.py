@@ -312,9 +312,20 @@ class Plan:
         links = pd.DataFrame(
             link_rows,
             columns=[
-                "site_id", "name", "organisation", "role", "offering_id", "offering_name",
-                "supplier_id", "technology", "download_mbps", "quantity", "one_off",
-                "recurring_list", "recurring", "cost",
+                "site_id",
+                "name",
+                "organisation",
+                "role",
+                "offering_id",
+                "offering_name",
+                "supplier_id",
+                "technology",
+                "download_mbps",
+                "quantity",
+                "one_off",
+                "recurring_list",
+                "recurring",
+                "cost",
             ],
         )
         suppliers = pd.DataFrame(
@@ -333,8 +344,15 @@ class Plan:
                 for x in self.suppliers
             ],
             columns=[
-                "party", "supplier_id", "sites", "one_off", "recurring_list",
-                "discount_rate", "discount", "fees", "cost",
+                "party",
+                "supplier_id",
+                "sites",
+                "one_off",
+                "recurring_list",
+                "discount_rate",
+                "discount",
+                "fees",
+                "cost",
             ],
         )
         organisations = pd.DataFrame(
