@@ -220,12 +220,12 @@ def build_model(
     cost_terms: dict[str, list] = defaultdict(list)  # per party
     for i, key in enumerate(sorted(reach)):
         t = terms[key[1]]
-        used[key] = pulp.LpVariable(f"use_{i}", cat=pulp.LpBinary)
+        used[key] = prob.add_variable(f"use_{i}", cat=pulp.LpBinary)
         if t.fees:
             cost_terms[key[0]].append((used[key], t.fees))
         if t.flat_discount is None:
             steps[key] = [
-                (pulp.LpVariable(f"tier_{i}_{k}", cat=pulp.LpBinary), m, delta)
+                (prob.add_variable(f"tier_{i}_{k}", cat=pulp.LpBinary), m, delta)
                 for k, (m, delta) in enumerate(_tier_steps(t, reach[key]))
             ]
 
@@ -242,7 +242,7 @@ def build_model(
         party, n = profile.party, profile.count
         cat = pulp.LpBinary if n == 1 else pulp.LpInteger
         row = [
-            pulp.LpVariable(f"x_{g}_{j}", lowBound=0, upBound=n, cat=cat)
+            prob.add_variable(f"x_{g}_{j}", lowBound=0, upBound=n, cat=cat)
             for j in range(len(profile.bundles))
         ]
         x.append(row)
@@ -271,12 +271,12 @@ def build_model(
         served_terms.append((site_sum, 1))
         prob += ((site_sum <= n) if allow_partial else (site_sum == n), f"serve_{g}")
         if allow_partial:
-            served = pulp.LpVariable(f"served_{g}", lowBound=0, upBound=n)
+            served = prob.add_variable(f"served_{g}", lowBound=0, upBound=n)
             prob += (served - site_sum == 0, f"served_{g}")
             party_served_terms[party].append((served, 1))
         for supplier_id in profile_suppliers[g]:
             key = (party, supplier_id)
-            y = pulp.LpVariable(f"y_{g}_{supplier_id}", lowBound=0, upBound=n)
+            y = prob.add_variable(f"y_{g}_{supplier_id}", lowBound=0, upBound=n)
             y_terms[key].append((y, 1))
             prob += (y - _expr(uses[supplier_id]) == 0, f"count_{g}_{supplier_id}")
             # strong fixed-charge link: no fees paid by a sliver of u in the LP
@@ -285,7 +285,7 @@ def build_model(
             for z, _, delta in steps.get(key, ()):
                 if not recurring[supplier_id]:
                     continue
-                disc = pulp.LpVariable(f"disc_{n_disc}", lowBound=0)
+                disc = prob.add_variable(f"disc_{n_disc}", lowBound=0)
                 prob += (disc - _expr(recurring[supplier_id], 0.0) * delta <= 0, f"drate_{n_disc}")
                 cap = delta * n * most_recurring[supplier_id]
                 prob += (disc - cap * z <= 0, f"dtier_{n_disc}")
@@ -328,7 +328,7 @@ def build_model(
             prob += (n_used <= scenario.max_suppliers, f"max_suppliers_{pi}")
         if scenario.min_suppliers is not None and "min_suppliers" not in relax:
             if allow_partial:
-                active = pulp.LpVariable(f"active_{pi}", cat=pulp.LpBinary)
+                active = prob.add_variable(f"active_{pi}", cat=pulp.LpBinary)
                 prob += (party_served[party] - active >= 0, f"active_low_{pi}")
                 prob += (party_served[party] - party_sites[party] * active <= 0, f"active_up_{pi}")
                 prob += (n_used - scenario.min_suppliers * active >= 0, f"min_suppliers_{pi}")
@@ -379,7 +379,7 @@ def _add_supplier_set_cuts(
         by_supplier[supplier_id].append(u)
     anywhere: dict[str, pulp.LpVariable] = {}
     for i, supplier_id in enumerate(sorted(by_supplier)):
-        w = pulp.LpVariable(f"anywhere_{i}", cat=pulp.LpBinary)
+        w = prob.add_variable(f"anywhere_{i}", cat=pulp.LpBinary)
         anywhere[supplier_id] = w
         for j, u in enumerate(by_supplier[supplier_id]):
             prob += (w - u >= 0, f"anywhere_low_{i}_{j}")
@@ -868,7 +868,7 @@ def explain_infeasible(
                             )
                         )
         elif name == "max_suppliers":
-            worst = pulp.LpVariable("most_suppliers", lowBound=0)
+            worst = model.prob.add_variable("most_suppliers", lowBound=0)
             for party in model.party_sites:
                 uses = _expr([(u, 1) for (p, _), u in model.used.items() if p == party])
                 model.prob += (uses - worst <= 0, f"most_{party}")
@@ -882,7 +882,7 @@ def explain_infeasible(
                     )
                 )
         elif name == "min_suppliers":
-            least = pulp.LpVariable("least_suppliers", lowBound=0)
+            least = model.prob.add_variable("least_suppliers", lowBound=0)
             for party in model.party_sites:
                 uses = _expr([(u, 1) for (p, _), u in model.used.items() if p == party])
                 model.prob += (uses - least >= 0, f"least_{party}")
@@ -909,7 +909,7 @@ def explain_infeasible(
                         )
                     )
                 continue
-            cap = pulp.LpVariable("share_cap", lowBound=0, upBound=1)
+            cap = model.prob.add_variable("share_cap", lowBound=0, upBound=1)
             for i, (key, n_expr) in enumerate(sorted(model.site_count.items())):
                 sites_of_party = model.party_sites[key[0]]
                 model.prob += (n_expr - sites_of_party * cap <= 0, f"cap_{i}")
@@ -928,7 +928,7 @@ def explain_infeasible(
                     )
                 )
         elif name == "max_supplier_changes":
-            most = pulp.LpVariable("most_changes", lowBound=0)
+            most = model.prob.add_variable("most_changes", lowBound=0)
             for party, expr in model.changes.items():
                 model.prob += (expr - most <= 0, f"changes_{party}")
             need = optimise(model, pulp.LpMinimize, _expr([(most, 1)]))
