@@ -58,11 +58,13 @@ from procurement.models import (
 from procurement.options import (
     Bundle,
     BundleBuilder,
+    Candidate,
     Requirement,
     SupplierTerms,
     requirement_of,
     supplier_exclusion,
     why_unservable,
+    with_wifi,
 )
 from procurement.plan import (
     Baseline,
@@ -91,18 +93,25 @@ RELAXABLE = (
 
 @dataclass
 class Profile:
-    """Interchangeable sites of one party: they share every valid bundle."""
+    """Interchangeable sites of one party: they share every valid link pair and wifi."""
 
     party: str
     requirement: Requirement
     site_ids: list[str]
-    bundles: tuple[Bundle, ...]
+    pairs: tuple[Bundle, ...]  # non-dominated (primary, secondary) pairs, no wifi
+    wifis: tuple[Candidate, ...]  # wifi options; empty when the sites need no wifi
     current_supplier: str | None
     priority: int
 
     @property
     def count(self) -> int:
         return len(self.site_ids)
+
+    @property
+    def suppliers(self) -> list[str]:
+        return sorted(
+            {p for b in self.pairs for p in b.suppliers} | {w.supplier_id for w in self.wifis}
+        )
 
 
 def build_profiles(
@@ -113,23 +122,28 @@ def build_profiles(
     track_current = scenario.max_supplier_changes is not None
     track_priority = scenario.allow_partial
     for site in sorted(sites, key=lambda s: s.site_id):
-        req = requirement_of(site, scenario.start_date)
+        req = builder.normalise(requirement_of(site, scenario.start_date))
         current = site.current_supplier if track_current else None
         priority = site.priority if track_priority else 0
         key = (party_of(site, scenario.route), req, current, priority)
         profile = by_key.get(key)
         if profile is None:
+            pairs = builder.link_pairs(req)
+            wifis = builder.wifi_options(req)
+            if req.wifi_aps > 0 and not wifis:
+                pairs = ()
             profile = Profile(
                 party=key[0],
                 requirement=req,
                 site_ids=[],
-                bundles=builder.bundles(req),
+                pairs=pairs,
+                wifis=wifis,
                 current_supplier=current,
                 priority=site.priority,
             )
             by_key[key] = profile
         profile.site_ids.append(site.site_id)
-    return [p for p in by_key.values() if p.bundles]
+    return [p for p in by_key.values() if p.pairs]
 
 
 # --------------------------------------------------------------------------- the model
@@ -142,6 +156,8 @@ class PlanningModel:
     prob: pulp.LpProblem
     profiles: list[Profile]
     x: list[list[pulp.LpVariable]]
+    #: per profile: (pair variables of one wifi class, [(t variable, wifi option)])
+    wifi: list[list[tuple[list[pulp.LpVariable], list[tuple[pulp.LpVariable, Candidate]]]]]
     total_cost: pulp.LpAffineExpression
     party_cost: dict[str, pulp.LpAffineExpression]
     served: pulp.LpAffineExpression
@@ -194,10 +210,16 @@ def build_model(
 ) -> PlanningModel:
     """Build the MILP for ``profiles``; constraint families in ``relax`` are left out.
 
-    Rows are kept sparse: each bundle count ``x[g,b]`` appears only in its
-    profile's rows; per profile and supplier, ``y[g,p]`` counts the sites of
-    ``g`` using ``p``, and every party-wide row (site counts, tiers, shares)
-    sums ``y`` rather than thousands of ``x``.
+    Per profile ``g``: ``x[g,l]`` counts sites taking link pair ``l``
+    (primary and optional secondary). Wifi is a transport from *classes* of
+    pairs (the pair's suppliers that also sell the profile's wifi) to wifi
+    options, ``t[g,c,o]``, with ``sum_o t[g,c,o] = sum_{l in c} x[g,l]``: within a
+    class every site overlaps the same wifi suppliers, so the distinct-site
+    count ``y[g,p] = sum_{l uses p} x + sum_{c without p} t[g,c,o of p]`` is exact
+    while the model avoids one variable per pair and wifi combination.
+
+    Rows are kept sparse: party-wide rows (site counts, tiers, shares) sum
+    ``y`` rather than thousands of ``x``.
 
     ``exclude_supplier_sets`` forbids plans whose set of suppliers (over all
     parties) equals one of those given: a no-good cut per set, for shortlists.
@@ -207,7 +229,7 @@ def build_model(
     allow_partial = scenario.allow_partial
 
     # pass 1: which suppliers each profile may use, and how many sites could use each
-    profile_suppliers = [sorted({p for b in pr.bundles for p in b.suppliers}) for pr in profiles]
+    profile_suppliers = [pr.suppliers for pr in profiles]
     reach: dict[tuple[str, str], int] = defaultdict(int)
     party_sites: dict[str, int] = defaultdict(int)
     for profile, suppliers in zip(profiles, profile_suppliers, strict=True):
@@ -229,10 +251,10 @@ def build_model(
                 for k, (m, delta) in enumerate(_tier_steps(t, reach[key]))
             ]
 
-    # pass 2: bundle counts and the per-profile rows
+    # pass 2: pair counts, the wifi transport and the per-profile rows
     x: list[list[pulp.LpVariable]] = []
+    wifi_vars: list = []
     y_terms: dict[tuple[str, str], list] = defaultdict(list)
-    served_terms: list = []
     priority_terms: list = []
     quality_terms: list = []
     party_served_terms: dict[str, list] = defaultdict(list)
@@ -243,37 +265,69 @@ def build_model(
         cat = pulp.LpBinary if n == 1 else pulp.LpInteger
         row = [
             prob.add_variable(f"x_{g}_{j}", lowBound=0, upBound=n, cat=cat)
-            for j in range(len(profile.bundles))
+            for j in range(len(profile.pairs))
         ]
         x.append(row)
         uses: dict[str, list] = defaultdict(list)
         recurring: dict[str, list] = defaultdict(list)
-        most_recurring: dict[str, float] = defaultdict(float)
-        for var, bundle in zip(row, profile.bundles, strict=True):
+        most_pair: dict[str, float] = defaultdict(float)
+        most_wifi: dict[str, float] = defaultdict(float)
+
+        def tiered(supplier_id: str, party: str = party) -> bool:
+            return bool(steps.get((party, supplier_id)))
+
+        for var, pair in zip(row, profile.pairs, strict=True):
             cost = 0.0
-            for supplier_id, one_off, rec in bundle.charges:
+            for supplier_id, one_off, rec in pair.charges:
                 flat = terms[supplier_id].flat_discount
                 cost += one_off + (1 - (flat or 0.0)) * rec
                 uses[supplier_id].append((var, 1))
-                if rec and steps.get((party, supplier_id)):
+                if rec and tiered(supplier_id):
                     recurring[supplier_id].append((var, rec))
-                    most_recurring[supplier_id] = max(most_recurring[supplier_id], rec)
+                    most_pair[supplier_id] = max(most_pair[supplier_id], rec)
             cost_terms[party].append((var, cost))
-            quality_terms.append((var, bundle.quality))
+            quality_terms.append((var, pair.quality))
             if allow_partial:
                 priority_terms.append((var, profile.priority))
             if (
                 profile.current_supplier is not None
-                and bundle.primary_supplier != profile.current_supplier
+                and pair.primary_supplier != profile.current_supplier
             ):
                 change_terms[party].append((var, 1))
         site_sum = _expr([(v, 1) for v in row])
-        served_terms.append((site_sum, 1))
         prob += ((site_sum <= n) if allow_partial else (site_sum == n), f"serve_{g}")
         if allow_partial:
             served = prob.add_variable(f"served_{g}", lowBound=0, upBound=n)
             prob += (served - site_sum == 0, f"served_{g}")
             party_served_terms[party].append((served, 1))
+
+        classes_out: list = []
+        if profile.wifis:
+            wifi_suppliers = {w.supplier_id for w in profile.wifis}
+            classes: dict[tuple[str, ...], list[pulp.LpVariable]] = defaultdict(list)
+            for var, pair in zip(row, profile.pairs, strict=True):
+                classes[tuple(sorted(set(pair.suppliers) & wifi_suppliers))].append(var)
+            for c, (overlap, members) in enumerate(sorted(classes.items())):
+                transport = []
+                for o, w in enumerate(profile.wifis):
+                    t = prob.add_variable(f"t_{g}_{c}_{o}", lowBound=0, upBound=n, cat=cat)
+                    transport.append((t, w))
+                    flat = terms[w.supplier_id].flat_discount
+                    cost_terms[party].append(
+                        (t, w.one_off + (1 - (flat or 0.0)) * w.recurring_list)
+                    )
+                    if w.supplier_id not in overlap:
+                        uses[w.supplier_id].append((t, 1))
+                    if w.recurring_list and tiered(w.supplier_id):
+                        recurring[w.supplier_id].append((t, w.recurring_list))
+                        most_wifi[w.supplier_id] = max(most_wifi[w.supplier_id], w.recurring_list)
+                prob += (
+                    _expr([(t, 1) for t, _ in transport] + [(v, -1) for v in members]) == 0,
+                    f"wifi_{g}_{c}",
+                )
+                classes_out.append((members, transport))
+        wifi_vars.append(classes_out)
+
         for supplier_id in profile_suppliers[g]:
             key = (party, supplier_id)
             y = prob.add_variable(f"y_{g}_{supplier_id}", lowBound=0, upBound=n)
@@ -282,13 +336,14 @@ def build_model(
             # strong fixed-charge link: no fees paid by a sliver of u in the LP
             prob += (y - n * used[key] <= 0, f"use_{g}_{supplier_id}")
             # this profile's discount from p: only as far as p's tier is reached
+            if not recurring[supplier_id]:
+                continue
+            r_g = _expr(recurring[supplier_id])
+            per_site = most_pair[supplier_id] + most_wifi[supplier_id]
             for z, _, delta in steps.get(key, ()):
-                if not recurring[supplier_id]:
-                    continue
                 disc = prob.add_variable(f"disc_{n_disc}", lowBound=0)
-                prob += (disc - _expr(recurring[supplier_id], 0.0) * delta <= 0, f"drate_{n_disc}")
-                cap = delta * n * most_recurring[supplier_id]
-                prob += (disc - cap * z <= 0, f"dtier_{n_disc}")
+                prob += (disc - delta * r_g <= 0, f"drate_{n_disc}")
+                prob += (disc - delta * n * per_site * z <= 0, f"dtier_{n_disc}")
                 cost_terms[party].append((disc, -1))
                 n_disc += 1
 
@@ -301,7 +356,11 @@ def build_model(
             if previous is not None:
                 prob += (z - previous <= 0, f"tier_order_{i}_{k}")
             previous = z
-        if scenario.min_suppliers is not None and "min_suppliers" not in relax:
+        # used only when really used: needed where being "used" could pay
+        # (a minimum number of suppliers, or dodging a shortlist's no-good cut)
+        if exclude_supplier_sets or (
+            scenario.min_suppliers is not None and "min_suppliers" not in relax
+        ):
             prob += (n_expr - used[key] >= 0, f"use_real_{i}")
 
     party_cost = {p: _expr(pairs) for p, pairs in cost_terms.items()}
@@ -352,6 +411,7 @@ def build_model(
         prob=prob,
         profiles=profiles,
         x=x,
+        wifi=wifi_vars,
         total_cost=total_cost,
         party_cost=party_cost,
         served=served,
@@ -364,7 +424,7 @@ def build_model(
         changes={p: _expr(change_terms[p]) for p in parties},
     )
     model.build_seconds = time.perf_counter() - t0
-    model.n_variables = sum(len(r) for r in x) + len(used)
+    model.n_variables = prob.numVariables()
     return model
 
 
@@ -525,15 +585,28 @@ def solve_stages(
 
 def _chosen_bundles(model: PlanningModel) -> dict[str, Bundle | None]:
     """Hand the chosen counts back out to concrete sites, in site-id order."""
+
+    def count(var: pulp.LpVariable) -> int:
+        return round(var.varValue or 0.0)
+
     choice: dict[str, Bundle | None] = {}
-    for profile, row in zip(model.profiles, model.x, strict=True):
+    for profile, row, classes in zip(model.profiles, model.x, model.wifi, strict=True):
         sites = iter(profile.site_ids)
-        for var, bundle in zip(row, profile.bundles, strict=True):
-            k = round(var.varValue or 0.0)
-            for _ in range(k):
-                choice[next(sites)] = bundle
+        pair_of: dict[pulp.LpVariable, list[str]] = {}
+        for var, pair in zip(row, profile.pairs, strict=True):
+            pair_of[var] = [next(sites) for _ in range(count(var))]
+            for site_id in pair_of[var]:
+                choice[site_id] = pair
         for site_id in sites:
             choice[site_id] = None
+        for members, transport in classes:
+            class_sites = iter([sid for var in members for sid in pair_of[var]])
+            for t, wifi in transport:
+                for _ in range(count(t)):
+                    site_id = next(class_sites)
+                    pair = choice[site_id]
+                    assert pair is not None
+                    choice[site_id] = with_wifi(pair, wifi)
     return choice
 
 
@@ -650,7 +723,7 @@ def solve(
 
     unservable = {}
     for site in ctx.sites:
-        if not ctx.builder.bundles(requirement_of(site, scenario.start_date)):
+        if not ctx.builder.servable(requirement_of(site, scenario.start_date)):
             unservable[site.site_id] = why_unservable(site, catalog, scenario)
     level = Level.WARNING if scenario.allow_partial else Level.ERROR
     site_diags = [
@@ -675,7 +748,7 @@ def solve(
     stats = ModelStats(
         sites=len(ctx.sites),
         profiles=len(profiles),
-        bundles=sum(len(p.bundles) for p in profiles),
+        bundles=sum(len(p.pairs) * max(1, len(p.wifis)) for p in profiles),
         variables=model.prob.numVariables(),
         constraints=model.prob.numConstraints(),
         build_seconds=model.build_seconds,
@@ -711,13 +784,17 @@ def solve(
     else:
         status = PlanStatus.FEASIBLE
     if not outcome.optimal:
-        diags.append(
-            Diagnostic(
-                Level.WARNING,
-                f"the solver stopped at the time limit with a plan proven within "
-                f"{(outcome.gap or 0) * 100:.2f}% of the optimum",
+        if outcome.gap is None:
+            note = (
+                "the solver stopped at the time limit; how far this plan is from the "
+                "optimum is not known"
             )
-        )
+        else:
+            note = (
+                "the solver stopped at the time limit with a plan proven within "
+                f"{outcome.gap * 100:.2f}% of the optimum"
+            )
+        diags.append(Diagnostic(Level.WARNING, note))
     return Plan(
         status=status,
         route=scenario.route,

@@ -16,13 +16,15 @@ matters, and the same primary supplier where supplier changes are limited.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from procurement.models import (
+    LINK_TECHNOLOGIES,
     WIRED_TECHNOLOGIES,
     Catalog,
     Objective,
@@ -209,6 +211,12 @@ class Bundle:
         return tuple(c.offering.id for c in self.links)
 
 
+def with_wifi(pair: Bundle, wifi: Candidate) -> Bundle:
+    """A link pair with a wifi offering added."""
+    links = tuple(c for c in (pair.primary, pair.secondary, wifi) if c is not None)
+    return replace(pair, wifi=wifi, charges=_charges(links))
+
+
 def _candidate(
     offering: Offering, supplier_id: str, quantity: int, scenario: Scenario
 ) -> Candidate:
@@ -282,10 +290,44 @@ class BundleBuilder:
         self.keep_quality = scenario.objective == Objective.QUALITY
         self.keep_primary_supplier = scenario.max_supplier_changes is not None
         self._cache: dict[Requirement, tuple[Bundle, ...]] = {}
+        self._pairs: dict[Requirement, tuple[Bundle, ...]] = {}
+        self._wifi: dict[tuple, tuple[Candidate, ...]] = {}
+        self._roles: dict[
+            Requirement, tuple[list[Candidate], list[Candidate], list[Candidate]]
+        ] = {}
         # offerings of eligible suppliers, with their supplier
         self._offerings: list[tuple[Offering, Supplier]] = [
             (o, t.supplier) for t in self.terms.values() for o in t.supplier.offerings
         ]
+        self._speeds = sorted({o.download_mbps for o, _ in self._offerings if o.download_mbps})
+        self._leads = sorted({o.lead_time_days for o, _ in self._offerings})
+
+    def normalise(self, requirement: Requirement) -> Requirement:
+        """The simplest requirement that admits exactly the same offerings.
+
+        Speeds round up to the next speed on offer and a go-live window rounds
+        down to the next lead time on offer, so sites that differ only in ways
+        no offering can tell apart share one profile in the model.
+        """
+
+        def speed_up(value: float) -> float:
+            i = bisect.bisect_left(self._speeds, value)
+            return self._speeds[i] if i < len(self._speeds) else value
+
+        lead = requirement.max_lead_time_days
+        if lead is not None:
+            if not self._leads or lead >= self._leads[-1]:
+                lead = None
+            else:
+                i = bisect.bisect_right(self._leads, lead)
+                lead = self._leads[i - 1] if i > 0 else -1
+        diverse = requirement.resilience is Resilience.DIVERSE
+        return replace(
+            requirement,
+            bandwidth_mbps=speed_up(requirement.bandwidth_mbps),
+            backup_mbps=0.0 if diverse else speed_up(requirement.backup_mbps),
+            max_lead_time_days=lead,
+        )
 
     def _cost_states(
         self, supplier_id: str, one_off: float, recurring: float
@@ -303,6 +345,10 @@ class BundleBuilder:
         every discount state and has no better availability (or, for primaries,
         quality) than another can never be the better choice.
         """
+        requirement = self.normalise(requirement)
+        cached = self._roles.get(requirement)
+        if cached is not None:
+            return cached
         primaries: dict[tuple[str, Technology], _Pareto] = defaultdict(_Pareto)
         secondaries: dict[tuple[str, Technology], _Pareto] = defaultdict(_Pareto)
         wifis: dict[str, _Pareto] = defaultdict(_Pareto)
@@ -342,7 +388,9 @@ class BundleBuilder:
         def flat(groups: dict) -> list[Candidate]:
             return [item for key in sorted(groups) for _, item in groups[key].items]
 
-        return flat(primaries), flat(secondaries), flat(wifis)
+        result = (flat(primaries), flat(secondaries), flat(wifis))
+        self._roles[requirement] = result
+        return result
 
     def _group_and_cost(
         self, links: Sequence[Candidate], primary: Candidate
@@ -359,14 +407,18 @@ class BundleBuilder:
             cost.append(-primary.offering.quality_score)
         return group, tuple(cost), charges
 
-    def link_pairs(
-        self, requirement: Requirement
-    ) -> list[tuple[Candidate, Candidate | None, float | None]]:
+    def link_pairs(self, requirement: Requirement) -> tuple[Bundle, ...]:
         """Non-dominated (primary, secondary) pairs meeting resilience and availability.
 
-        Pruning pairs before adding wifi is exact: a pair beaten by another
-        with the same suppliers stays beaten whatever wifi joins both.
+        Returned as bundles without wifi. Pruning pairs before adding wifi is
+        exact: a pair beaten by another with the same suppliers stays beaten
+        whatever wifi joins both.
         """
+        # pairs do not depend on the wifi: one enumeration serves every AP count
+        requirement = replace(self.normalise(requirement), wifi_aps=0)
+        cached = self._pairs.get(requirement)
+        if cached is not None:
+            return cached
         primaries, secondaries, _ = self.role_candidates(requirement)
         target = requirement.min_availability_pct
         resilience = requirement.resilience
@@ -386,26 +438,59 @@ class BundleBuilder:
                 if target is not None and (avail or 0.0) < target - AVAILABILITY_TOLERANCE:
                     continue
                 links = (p,) if s is None else (p, s)
-                group, cost, _ = self._group_and_cost(links, p)
-                groups[group].add(cost, (p, s, avail))
-        return [
+                group, cost, charges = self._group_and_cost(links, p)
+                groups[group].add(
+                    cost,
+                    Bundle(
+                        primary=p,
+                        secondary=s,
+                        wifi=None,
+                        availability_pct=avail,
+                        quality=p.offering.quality_score,
+                        charges=charges,
+                    ),
+                )
+        result = tuple(
             item  # type: ignore[misc]
             for key in sorted(groups)
             for _, item in sorted(groups[key].items, key=lambda kv: kv[0])
-        ]
+        )
+        self._pairs[requirement] = result
+        return result
+
+    def servable(self, requirement: Requirement) -> bool:
+        """Whether any valid bundle exists, without enumerating them all."""
+        if not self.link_pairs(requirement):
+            return False
+        return requirement.wifi_aps <= 0 or bool(self.wifi_options(requirement))
+
+    def wifi_options(self, requirement: Requirement) -> tuple[Candidate, ...]:
+        """Usable wifi offerings for the requirement's access points, pruned per supplier.
+
+        Wifi depends only on the region, the go-live window and the number of
+        access points, so it is cached on those alone.
+        """
+        requirement = self.normalise(requirement)
+        if requirement.wifi_aps <= 0:
+            return ()
+        key = (requirement.region, requirement.max_lead_time_days, requirement.wifi_aps)
+        cached = self._wifi.get(key)
+        if cached is None:
+            fields = {"technologies": LINK_TECHNOLOGIES, "resilience": Resilience.SINGLE}
+            cached = tuple(self.role_candidates(replace(requirement, **fields))[2])
+            self._wifi[key] = cached
+        return cached
 
     def bundles(self, requirement: Requirement) -> tuple[Bundle, ...]:
         """Every non-dominated valid bundle for sites with this requirement."""
+        requirement = self.normalise(requirement)
         cached = self._cache.get(requirement)
         if cached is not None:
             return cached
-        pairs = self.link_pairs(requirement)
-        _, _, wifis = (
-            self.role_candidates(requirement) if requirement.wifi_aps > 0 else ((), (), [])
-        )
-        wifi_options: list[Candidate | None] = list(wifis) if requirement.wifi_aps > 0 else [None]
+        wifi_options: list[Candidate | None] = list(self.wifi_options(requirement)) or [None]
         groups: dict[tuple, _Pareto] = defaultdict(_Pareto)
-        for p, s, avail in pairs:
+        for pair in self.link_pairs(requirement):
+            p, s, avail = pair.primary, pair.secondary, pair.availability_pct
             for w in wifi_options:
                 links = tuple(c for c in (p, s, w) if c is not None)
                 group, cost, charges = self._group_and_cost(links, p)
@@ -546,6 +631,6 @@ def unservable_sites(
     """Sites without any valid bundle, each with the reason in plain words."""
     out: dict[str, str] = {}
     for site in sites:
-        if not builder.bundles(requirement_of(site, scenario.start_date)):
+        if not builder.servable(requirement_of(site, scenario.start_date)):
             out[site.site_id] = why_unservable(site, catalog, scenario)
     return out
