@@ -42,6 +42,7 @@ COMMANDS: tuple[str, ...] = (
     "validate",
     "solve",
     "shortlist",
+    "schedule",
     "generate",
 )
 
