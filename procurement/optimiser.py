@@ -39,7 +39,7 @@ import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulp
@@ -207,6 +207,7 @@ def build_model(
     party_budgets: dict[str, float],
     relax: frozenset[str] = frozenset(),
     exclude_supplier_sets: Sequence[frozenset[str]] = (),
+    supplier_site_limits: Mapping[str, int] | None = None,
 ) -> PlanningModel:
     """Build the MILP for ``profiles``; constraint families in ``relax`` are left out.
 
@@ -223,6 +224,8 @@ def build_model(
 
     ``exclude_supplier_sets`` forbids plans whose set of suppliers (over all
     parties) equals one of those given: a no-good cut per set, for shortlists.
+    ``supplier_site_limits`` caps the sites (over all parties) a supplier may
+    serve, e.g. what it can install within a transition horizon.
     """
     t0 = time.perf_counter()
     prob = pulp.LpProblem("hscn_plan", pulp.LpMinimize)
@@ -405,6 +408,10 @@ def build_model(
 
     if exclude_supplier_sets:
         _add_supplier_set_cuts(prob, used, exclude_supplier_sets)
+    for i, (supplier_id, limit) in enumerate(sorted((supplier_site_limits or {}).items())):
+        counts = [(y, 1) for (_, p), pairs in y_terms.items() if p == supplier_id for y, _ in pairs]
+        if counts:
+            prob += (_expr(counts) <= limit, f"supplier_limit_{i}")
 
     served = _expr([(v, 1) for row in x for v in row])
     model = PlanningModel(
@@ -505,6 +512,8 @@ class StageResult:
     seconds: float
     solver: str
     objective: float | None = None
+    #: "optimal", "feasible", "infeasible" (proven) or "no_solution" (stopped first)
+    outcome: str = ""
 
 
 def run_solver(
@@ -526,6 +535,12 @@ def run_solver(
         if value is not None and math.isfinite(value) and value >= 0:
             mip_gap = float(value)
     objective = pulp.value(prob.objective) if has_solution else None
+    if has_solution:
+        outcome = "optimal" if optimal else "feasible"
+    elif prob.status == pulp.LpStatusInfeasible:
+        outcome = "infeasible"
+    else:
+        outcome = "no_solution"
     return StageResult(
         has_solution=has_solution,
         optimal=optimal,
@@ -533,6 +548,7 @@ def run_solver(
         seconds=seconds,
         solver=type(solver).__name__,
         objective=objective,
+        outcome=outcome,
     )
 
 
@@ -587,7 +603,7 @@ def solve_stages(
     return result
 
 
-def _chosen_bundles(model: PlanningModel) -> dict[str, Bundle | None]:
+def chosen_bundles(model: PlanningModel) -> dict[str, Bundle | None]:
     """Hand the chosen counts back out to concrete sites, in site-id order."""
 
     def count(var: pulp.LpVariable) -> int:
@@ -708,6 +724,7 @@ def solve(
     explain: bool = True,
     builder: BundleBuilder | None = None,
     exclude_supplier_sets: Sequence[frozenset[str]] = (),
+    supplier_site_limits: Mapping[str, int] | None = None,
 ) -> Plan:
     """The best plan for ``sites`` under ``scenario``, or an infeasible one that says why.
 
@@ -716,7 +733,8 @@ def solve(
     ``explain`` re-solves with each scenario constraint relaxed in turn when no
     plan fits, to say which one to change and by how much.
     ``exclude_supplier_sets`` forbids plans using exactly one of these sets of
-    suppliers (see :func:`build_model`).
+    suppliers, and ``supplier_site_limits`` caps the sites each supplier may
+    serve (see :func:`build_model`).
     """
     t_start = time.perf_counter()
     ctx = _context(catalog, sites, scenario, organisations, builder)
@@ -747,6 +765,7 @@ def solve(
         total_budget=ctx.total_budget,
         party_budgets=ctx.party_budgets,
         exclude_supplier_sets=exclude_supplier_sets,
+        supplier_site_limits=supplier_site_limits,
     )
     outcome = solve_stages(model, scenario, solver, verbose=verbose)
     stats = ModelStats(
@@ -757,16 +776,25 @@ def solve(
         constraints=model.prob.numConstraints(),
         build_seconds=model.build_seconds,
         solver=outcome.solver,
+        outcome=outcome.outcome,
     )
     if not outcome.has_solution:
         diags = ctx.diagnostics + site_diags
-        if explain:
+        if outcome.outcome == "no_solution":
+            diags.append(
+                Diagnostic(
+                    Level.ERROR,
+                    f"the solver found no plan within the time limit of "
+                    f"{scenario.time_limit_s:g} s; one may exist: allow more time",
+                )
+            )
+        elif explain:
             diags += explain_infeasible(ctx, profiles, solver)
         else:
             diags.append(Diagnostic(Level.ERROR, "no plan meets every constraint"))
         return _empty_plan(ctx, PlanStatus.INFEASIBLE, diags, t_start, outcome.seconds, stats)
 
-    choice = _chosen_bundles(model)
+    choice = chosen_bundles(model)
     priced = price(choice, ctx.sites, ctx.organisations, scenario, ctx.builder.terms)
     unserved = [sid for sid, b in choice.items() if b is None] + list(unservable)
     diags = ctx.diagnostics + site_diags

@@ -212,6 +212,8 @@ class ModelStats:
     constraints: int = 0
     build_seconds: float = 0.0
     solver: str = ""
+    #: the solver's outcome: optimal, feasible, infeasible (proven) or no_solution
+    outcome: str = ""
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,7 @@ from procurement.models import Catalog, Organisation, Route, Scenario, Site
 from procurement.optimiser import (
     build_model,
     build_profiles,
+    chosen_bundles,
     effective_budget,
     run_solver,
     solve,
@@ -1270,9 +1271,6 @@ def _limited_plan(
     """The optimiser's model for ``timed`` sites, each capped supplier used by at most
     ``limits[p]`` sites; priced on the real sites. ``(None, proven)`` when no plan is
     found, ``proven`` saying the model is infeasible rather than out of time."""
-    # the optimiser's own building blocks, as :func:`procurement.optimiser.solve` uses them
-    from procurement.optimiser import _chosen_bundles
-
     t0 = time.perf_counter()
     party_budgets: dict[str, float] = {}
     if scenario.route != Route.COLLABORATIVE:
@@ -1284,15 +1282,12 @@ def _limited_plan(
         scenario,
         total_budget=effective_budget(scenario, orgs),
         party_budgets=party_budgets,
+        supplier_site_limits=limits,
     )
-    for i, (p, limit) in enumerate(sorted(limits.items())):
-        counts = [expr for (_, q), expr in model.site_count.items() if q == p]
-        if counts:
-            model.prob += (pulp.lpSum(counts) <= limit, f"install_limit_{i}")
     outcome = solve_stages(model, scenario, solver, verbose=verbose)
     if not outcome.has_solution:
         return None, model.prob.status == pulp.LpStatusInfeasible
-    choice = _chosen_bundles(model)
+    choice = chosen_bundles(model)
     priced = price(choice, sites, orgs, scenario, builder.terms)
     unserved = sorted(s.site_id for s in sites if choice.get(s.site_id) is None)
     if unserved:
