@@ -107,7 +107,7 @@ def offerings_st(draw: st.DrawFn, sid: str, regions: list[str]) -> list[Offering
     for k, tech in enumerate(techs):
         kw: dict[str, Any] = {
             "min_term_months": draw(st.sampled_from((1, 12, 36, 60))),
-            "lead_time_days": draw(st.sampled_from((0, 0, 0, 10, 45))),
+            "lead_time_days": draw(st.sampled_from((0, 0, 10, 30, 45, 90))),
             "quality_score": draw(st.sampled_from((30, 50, 60, 70, 90))),
         }
         generalist = k == 0  # the first offering sells fast, everywhere, from day one
@@ -183,7 +183,7 @@ def site_st(draw: st.DrawFn, k: int, org_ids: list[str]) -> Site:
     }
     if one_in(draw, 4):
         kw["min_availability_pct"] = draw(st.sampled_from((99.4, 99.85, 99.97)))
-    if one_in(draw, 6):
+    if one_in(draw, 4):
         kw["go_live_by"] = START + timedelta(days=draw(st.sampled_from((30, 60))))
     if one_in(draw, 2):
         kw["current_supplier"] = draw(st.sampled_from((*SUPPLIER_IDS, "legacy-co")))
@@ -206,28 +206,51 @@ def instances(draw: st.DrawFn) -> Instance:
     return Instance(catalog(*suppliers), sites, organisations)
 
 
+#: Scenario rules a property test can insist on, one at a time.
+FOCUSES = ("none", "max_suppliers", "min_suppliers", "max_supplier_share",
+           "max_supplier_changes", "allow_partial", "budget")
+
+
 @st.composite
-def scenario_shapes(draw: st.DrawFn) -> dict[str, Any]:
-    """Scenario fields plus budget factors (applied to a reference cost by the test)."""
+def scenario_shapes(draw: st.DrawFn, focus: str = "none") -> dict[str, Any]:
+    """Scenario fields plus budget factors (applied to a reference cost by the test).
+
+    ``focus`` (one of :data:`FOCUSES`) is always set; the other rules only now and then.
+    """
     shape: dict[str, Any] = {
         "route": draw(st.sampled_from(("solo", "collaborative", "central"))),
         "objective": draw(st.sampled_from(("cost", "cost", "quality"))),
         "term_months": draw(st.sampled_from((12, 24, 36))),
-        "allow_partial": one_in(draw, 4),
-        "max_suppliers": draw(st.sampled_from((None, None, None, 1, 2))),
-        "min_suppliers": draw(st.sampled_from((None, None, None, None, 2))),
-        "max_supplier_share": draw(st.sampled_from((None,) * 4 + (0.5, 0.75, 1.0))),
-        "max_supplier_changes": draw(st.sampled_from((None, None, None, 0, 1))),
+        "allow_partial": one_in(draw, 6),
+        "max_suppliers": draw(st.sampled_from((None,) * 5 + (1, 2))),
+        "min_suppliers": draw(st.sampled_from((None,) * 7 + (2,))),
+        "max_supplier_share": draw(st.sampled_from((None,) * 6 + (0.5, 0.75, 1.0))),
+        "max_supplier_changes": draw(st.sampled_from((None,) * 5 + (0, 1))),
         "exclude_suppliers": ("s1",) if one_in(draw, 6) else (),
         "required_certifications": ("iso27001",) if one_in(draw, 6) else (),
-        "budget_factor": draw(st.sampled_from((None, None, 0.8, 0.97, 1.04, 1.3))),
+        "budget_factor": draw(st.sampled_from((None, None, None, 0.8, 0.97, 1.04, 1.3))),
         "org_budget_factors": draw(st.lists(st.sampled_from((None, 0.9, 1.05, 1.5)),
                                             min_size=3, max_size=3)),
         # relax the needs of sites no bundle can serve (most of the time), so that
         # most instances have plans; the rest keep testing infeasibility
         "relax_unservable": not one_in(draw, 5),
     }
+    forced = {
+        "max_suppliers": st.sampled_from((1, 2)),
+        "min_suppliers": st.sampled_from((2, 3)),
+        "max_supplier_share": st.sampled_from((0.5, 0.67, 0.75)),
+        "max_supplier_changes": st.sampled_from((0, 1)),
+        "allow_partial": st.just(True),
+        "budget": st.sampled_from((0.6, 0.8, 0.97, 1.04, 1.3)),
+    }
+    if focus == "budget":
+        shape["budget_factor"] = draw(forced["budget"])
+    elif focus == "allow_partial":
+        shape["allow_partial"] = True
+        shape["budget_factor"] = draw(st.sampled_from((None, 0.6, 0.8, 0.97)))
+    elif focus != "none":
+        shape[focus] = draw(forced[focus])
     if (shape["min_suppliers"] is not None and shape["max_suppliers"] is not None
             and shape["min_suppliers"] > shape["max_suppliers"]):
-        shape["min_suppliers"] = None
+        shape["min_suppliers" if focus != "min_suppliers" else "max_suppliers"] = None
     return shape

@@ -507,6 +507,16 @@ def test_organisation_budgets_bind_on_solo_but_only_sum_on_collaborative():
     same_total(ref, plan, 2400.0)
 
 
+@pytest.mark.parametrize(("budget_a", "feasible"), [(1199, False), (1200, True)])
+def test_organisation_budgets_bind_on_central(budget_a, feasible):
+    # central, framework discount 0 and no fees: each organisation pays 1200.
+    cat = catalog(_cheap_a(central_framework=CentralFramework(discount=0.0)))
+    orgs = [org("org-a", budget_a), org("org-b", 5000)]
+    ref, plan = run(cat, TWO_SITES, scenario(route="central", **T12), orgs)
+    assert (plan.status != PlanStatus.INFEASIBLE) is feasible
+    assert (not ref.infeasible) is feasible
+
+
 def test_collaborative_default_budget_is_the_sum_of_organisation_budgets():
     # 1100 + 1200 = 2300 < 2400: infeasible; a scenario budget of 5000 overrides it.
     cat = catalog(_cheap_a())
