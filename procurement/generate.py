@@ -41,30 +41,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from procurement.inputs import ORGANISATION_COLUMNS
+from procurement.inputs import SITE_COLUMNS as SPEC_SITE_COLUMNS
+
 __all__ = ["SITE_COLUMNS", "Portfolio", "generate_portfolio", "write_portfolio"]
 
 #: Sites columns in SPEC order, then ``site_type`` (an extra column, kept by the loader).
-SITE_COLUMNS: tuple[str, ...] = (
-    "site_id",
-    "organisation",
-    "name",
-    "region",
-    "bandwidth_mbps",
-    "resilience",
-    "backup_mbps",
-    "min_availability_pct",
-    "wifi_aps",
-    "technologies",
-    "allow_4g_primary",
-    "go_live_by",
-    "priority",
-    "uncontended",
-    "current_supplier",
-    "current_monthly_cost",
-    "site_type",
-)
-
-ORGANISATION_COLUMNS: tuple[str, ...] = ("organisation", "name", "type", "budget")
+SITE_COLUMNS: tuple[str, ...] = (*SPEC_SITE_COLUMNS, "site_type")
 
 TERM_MONTHS = 36
 #: go_live_by is drawn this many days (inclusive range) after start_date; the

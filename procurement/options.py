@@ -275,6 +275,15 @@ class _Pareto:
         self.items.append((key, item))
 
 
+def _frontier(groups: dict[tuple, _Pareto]) -> tuple[Bundle, ...]:
+    """The kept bundles of every group, in a stable order (group, then cost)."""
+    return tuple(
+        item  # type: ignore[misc]
+        for key in sorted(groups)
+        for _, item in sorted(groups[key].items, key=lambda kv: kv[0])
+    )
+
+
 class BundleBuilder:
     """Enumerates the non-dominated valid bundles of each requirement, once.
 
@@ -392,10 +401,18 @@ class BundleBuilder:
         self._roles[requirement] = result
         return result
 
-    def _group_and_cost(
-        self, links: Sequence[Candidate], primary: Candidate
-    ) -> tuple[tuple, tuple[float, ...], tuple[tuple[str, float, float], ...]]:
-        """Dominance group (same suppliers, maybe same primary supplier) and cost key."""
+    def _keep_if_undominated(
+        self,
+        groups: dict[tuple, _Pareto],
+        primary: Candidate,
+        secondary: Candidate | None,
+        wifi: Candidate | None,
+        availability: float | None,
+    ) -> None:
+        """Add a bundle to its dominance group: same suppliers (and primary supplier
+        where changes are limited); kept unless another costs no more with each
+        supplier in every discount state (and has no lower quality when it counts)."""
+        links = tuple(c for c in (primary, secondary, wifi) if c is not None)
         charges = _charges(links)
         group: tuple = (tuple(x for x, _, _ in charges),)
         if self.keep_primary_supplier:
@@ -405,7 +422,15 @@ class BundleBuilder:
             cost.extend(self._cost_states(supplier_id, one_off, recurring))
         if self.keep_quality:
             cost.append(-primary.offering.quality_score)
-        return group, tuple(cost), charges
+        bundle = Bundle(
+            primary=primary,
+            secondary=secondary,
+            wifi=wifi,
+            availability_pct=availability,
+            quality=primary.offering.quality_score,
+            charges=charges,
+        )
+        groups[group].add(tuple(cost), bundle)
 
     def link_pairs(self, requirement: Requirement) -> tuple[Bundle, ...]:
         """Non-dominated (primary, secondary) pairs meeting resilience and availability.
@@ -437,24 +462,8 @@ class BundleBuilder:
                 )
                 if target is not None and (avail or 0.0) < target - AVAILABILITY_TOLERANCE:
                     continue
-                links = (p,) if s is None else (p, s)
-                group, cost, charges = self._group_and_cost(links, p)
-                groups[group].add(
-                    cost,
-                    Bundle(
-                        primary=p,
-                        secondary=s,
-                        wifi=None,
-                        availability_pct=avail,
-                        quality=p.offering.quality_score,
-                        charges=charges,
-                    ),
-                )
-        result = tuple(
-            item  # type: ignore[misc]
-            for key in sorted(groups)
-            for _, item in sorted(groups[key].items, key=lambda kv: kv[0])
-        )
+                self._keep_if_undominated(groups, p, s, None, avail)
+        result = _frontier(groups)
         self._pairs[requirement] = result
         return result
 
@@ -492,24 +501,8 @@ class BundleBuilder:
         for pair in self.link_pairs(requirement):
             p, s, avail = pair.primary, pair.secondary, pair.availability_pct
             for w in wifi_options:
-                links = tuple(c for c in (p, s, w) if c is not None)
-                group, cost, charges = self._group_and_cost(links, p)
-                groups[group].add(
-                    cost,
-                    Bundle(
-                        primary=p,
-                        secondary=s,
-                        wifi=w,
-                        availability_pct=avail,
-                        quality=p.offering.quality_score,
-                        charges=charges,
-                    ),
-                )
-        result = tuple(
-            item  # type: ignore[misc]
-            for key in sorted(groups)
-            for _, item in sorted(groups[key].items, key=lambda kv: kv[0])
-        )
+                self._keep_if_undominated(groups, p, s, w, avail)
+        result = _frontier(groups)
         self._cache[requirement] = result
         return result
 
