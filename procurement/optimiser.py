@@ -42,6 +42,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pulp
 
 from procurement.costing import party_of, price
@@ -487,7 +488,30 @@ def solver_output_to_stderr(verbose: bool = False) -> Iterator[None]:
         os.close(target)
 
 
-def make_solver(name: str, *, time_limit: float, gap: float, verbose: bool) -> pulp.LpSolver:
+class _WarmStartHiGHS(pulp.HiGHS):
+    """HiGHS given the variables' current values as a starting plan.
+
+    PuLP 3.3 has no warm start for HiGHS; a later stage of a lexicographic
+    solve (or the quality stage after a cost solve) starts from a plan that
+    is already feasible, which spares HiGHS the search for a first one.
+    """
+
+    def callSolver(self, lp: pulp.LpProblem) -> None:
+        indices, values = [], []
+        for var in lp.variables():
+            if var.varValue is not None:
+                indices.append(var.index)
+                values.append(var.varValue)
+        if indices:
+            lp.solverModel.setSolution(
+                len(indices), np.asarray(indices, dtype=np.int32), np.asarray(values)
+            )
+        lp.solverModel.run()
+
+
+def make_solver(
+    name: str, *, time_limit: float, gap: float, verbose: bool, warm_start: bool = False
+) -> pulp.LpSolver:
     """HiGHS (via highspy) by default; CBC bundled with PuLP as the fallback."""
     if name not in SOLVERS:
         raise InputError(
@@ -496,9 +520,8 @@ def make_solver(name: str, *, time_limit: float, gap: float, verbose: bool) -> p
     if name == "highs":
         # presolve off: the model is already reduced (profiles, pruned options)
         # and HiGHS's presolve cost more than it saved on every portfolio measured
-        solver = pulp.HiGHS(
-            msg=verbose, timeLimit=max(time_limit, 0.01), gapRel=gap, presolve="off"
-        )
+        cls = _WarmStartHiGHS if warm_start else pulp.HiGHS
+        solver = cls(msg=verbose, timeLimit=max(time_limit, 0.01), gapRel=gap, presolve="off")
         if solver.available():
             return solver
     return pulp.PULP_CBC_CMD(msg=verbose, timeLimit=max(time_limit, 1), gapRel=gap)
@@ -517,10 +540,21 @@ class StageResult:
 
 
 def run_solver(
-    prob: pulp.LpProblem, solver_name: str, *, time_limit: float, gap: float, verbose: bool
+    prob: pulp.LpProblem,
+    solver_name: str,
+    *,
+    time_limit: float,
+    gap: float,
+    verbose: bool,
+    warm_start: bool = False,
 ) -> StageResult:
-    """Solve once and read the true outcome (PuLP 3.3 says Optimal for a time-limited incumbent)."""
-    solver = make_solver(solver_name, time_limit=time_limit, gap=gap, verbose=verbose)
+    """Solve once and read the true outcome (PuLP 3.3 says Optimal for a time-limited incumbent).
+
+    ``warm_start`` hands HiGHS the variables' current values as a starting plan.
+    """
+    solver = make_solver(
+        solver_name, time_limit=time_limit, gap=gap, verbose=verbose, warm_start=warm_start
+    )
     t0 = time.perf_counter()
     with solver_output_to_stderr(verbose):
         prob.solve(solver)
@@ -564,18 +598,26 @@ def solve_stages(
     verbose: bool = False,
     deadline: float | None = None,
 ) -> StageResult:
-    """Priority, then quality, then cost: each stage's optimum fixed for the next."""
-    stages: list[tuple[str, int, pulp.LpAffineExpression]] = []
+    """Priority, then quality, then cost: each stage's optimum fixed for the next.
+
+    With the quality objective a cost solve comes first: its plan is within the
+    budget, so it starts the quality stage from a feasible plan (a budget row
+    alone makes a first plan hard for the solver to find). Each later stage
+    starts from the previous stage's plan, which stays feasible once fixed.
+    """
+    stages: list[tuple[str, int, pulp.LpAffineExpression, bool]] = []
     if scenario.allow_partial:
-        stages.append(("priority", pulp.LpMaximize, model.priority))
+        stages.append(("priority", pulp.LpMaximize, model.priority, True))
     if scenario.objective == Objective.QUALITY:
-        stages.append(("quality", pulp.LpMaximize, model.quality))
-    stages.append(("cost", pulp.LpMinimize, model.total_cost))
+        stages.append(("start", pulp.LpMinimize, model.total_cost, False))
+        stages.append(("quality", pulp.LpMaximize, model.quality, True))
+    stages.append(("cost", pulp.LpMinimize, model.total_cost, True))
     deadline = deadline if deadline is not None else time.perf_counter() + scenario.time_limit_s
     total_seconds = 0.0
     all_optimal = True
+    gaps: list[float | None] = []
     result = StageResult(False, False, None, 0.0, solver_name)
-    for i, (name, sense, expr) in enumerate(stages):
+    for i, (name, sense, expr, fix) in enumerate(stages):
         model.prob.sense = sense
         model.prob.setObjective(expr)
         left = deadline - time.perf_counter()
@@ -585,13 +627,16 @@ def solve_stages(
             time_limit=max(left, 0.5),
             gap=scenario.mip_gap,
             verbose=verbose,
+            warm_start=i > 0,
         )
         total_seconds += result.seconds
         if not result.has_solution:
             result.seconds = total_seconds
             return result
-        all_optimal = all_optimal and result.optimal
-        if i < len(stages) - 1:
+        if fix:
+            all_optimal = all_optimal and result.optimal
+            gaps.append(result.gap)
+        if fix and i < len(stages) - 1:
             value = pulp.value(expr)
             tol = _fix_tolerance(value) + (0.5 if name == "priority" else 0.0)
             if sense == pulp.LpMaximize:
@@ -600,6 +645,8 @@ def solve_stages(
                 model.prob += (expr <= value + tol, f"fix_{name}")
     result.optimal = all_optimal
     result.seconds = total_seconds
+    # the plan is as far from the optimum as its loosest stage
+    result.gap = None if None in gaps else max(gaps, default=0.0)
     return result
 
 
