@@ -490,3 +490,93 @@ def shortlist_to_json(shortlist: Shortlist) -> bytes:
     """SPEC ``shortlist --format json`` (``{"plans": [...]}`` plus the note), UTF-8."""
     text = json.dumps(shortlist.to_dict(), indent=2, ensure_ascii=False, default=_json_default)
     return (text + "\n").encode("utf-8")
+
+
+# --------------------------------------------------------------------------- route comparisons
+
+if TYPE_CHECKING:
+    from procurement.routes import RouteComparison
+
+#: GBP columns and summary items of a route comparison, beyond :data:`MONEY_COLUMNS`.
+COMPARISON_MONEY_COLUMNS: frozenset[str] = MONEY_COLUMNS | {
+    "solo_total_cost", "collaborative_total_cost", "central_total_cost", "marginal_cost",
+    "joining_saving", "best_without_cost", "best_without_saving", "attributed_cost",
+    "charged", "alone_cost", "excess",
+}
+
+
+def comparison_summary_frame(
+    comparison: RouteComparison, catalog_info: CatalogInfo | None = None
+) -> pd.DataFrame:
+    """The Summary sheet: tool, catalogue, the comparison's scenario, totals, savings,
+    the allocation and its core check in words."""
+    info = catalog_info or CatalogInfo()
+    items: list[tuple[str, Any]] = [
+        ("tool", "hscn-procure"),
+        ("version", procurement.__version__),
+        ("generated_utc", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")),
+        ("catalogue", info.name),
+        ("catalogue_date", info.date_text),
+    ]
+    seen = {k for k, _ in items} | {"route", "objective", "budget", "allow_partial"}
+    own = comparison.to_frames()["summary"]
+    own_keys = {str(k) for k in own["item"]}
+    for key, value in comparison.scenario.model_dump(mode="json").items():
+        if key in seen or key in own_keys:
+            continue
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value) or "none"
+        elif value is None:
+            value = "none"
+        items.append((key, value))
+        seen.add(key)
+    for key, value in zip(own["item"], own["value"], strict=True):
+        if str(key) not in seen:
+            items.append((str(key), value))
+            seen.add(str(key))
+    return summary_frame(items)
+
+
+def comparison_frames(
+    comparison: RouteComparison, catalog_info: CatalogInfo | None = None
+) -> dict[str, pd.DataFrame]:
+    """Sheets of a comparison workbook: Summary, Routes, Allocation, Blocking, What-if,
+    Coalitions, each route's Suppliers (when it has a plan) and Diagnostics."""
+    own = comparison.to_frames()
+    frames: dict[str, pd.DataFrame] = {
+        "Summary": comparison_summary_frame(comparison, catalog_info),
+        "Routes": own["routes"],
+        "Allocation": own["allocation"],
+        "Blocking": own["blocking"],
+        "What-if": own["what_if"],
+        "Coalitions": own["coalitions"],
+    }
+    for key, df in own.items():
+        if key.startswith("suppliers_"):
+            frames[f"Suppliers {key.removeprefix('suppliers_')}"] = df
+    frames["Diagnostics"] = own["diagnostics"]
+    return frames
+
+
+def comparison_to_xlsx(
+    comparison: RouteComparison,
+    catalog_info: CatalogInfo | str | os.PathLike[str] | None = None,
+) -> bytes:
+    """The comparison as an Excel workbook (see :func:`comparison_frames`): GBP formats,
+    bold frozen headers, no formula cells."""
+    if catalog_info is not None and not isinstance(catalog_info, CatalogInfo):
+        catalog_info = CatalogInfo.from_path(catalog_info)
+    return frames_to_xlsx(
+        comparison_frames(comparison, catalog_info), COMPARISON_MONEY_COLUMNS, PERCENT_COLUMNS
+    )
+
+
+def comparison_to_csv(comparison: RouteComparison) -> bytes:
+    """The comparison as CSV: the allocation table, one row per organisation."""
+    return frames_to_csv(comparison.to_frames()["allocation"])
+
+
+def comparison_to_json(comparison: RouteComparison) -> bytes:
+    """SPEC ``compare --format json`` (plus percent savings, what-if, coalitions), UTF-8."""
+    text = json.dumps(comparison.to_dict(), indent=2, ensure_ascii=False, default=_json_default)
+    return (text + "\n").encode("utf-8")

@@ -41,6 +41,7 @@ from procurement.cli import common
 COMMANDS: tuple[str, ...] = (
     "validate",
     "solve",
+    "compare",
     "shortlist",
     "schedule",
     "generate",

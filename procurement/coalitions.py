@@ -1,0 +1,727 @@
+"""The consortium's cost game: ``c(S)`` for many coalitions, solved once, fast.
+
+``c(S)`` is the optimal cost of coalition ``S`` buying its own sites together
+on the collaborative route (one contracting party), under the comparison's
+scenario (cost objective, scenario constraints kept, no budgets). An exact
+Shapley value or nucleolus needs it for all ``2^n - 1`` coalitions, so this
+module is about doing that many MILP solves without waste:
+
+* **Built once.** The catalogue's link options for every site requirement
+  are enumerated once (:class:`~procurement.options.BundleBuilder`, warmed in
+  the parent), and each worker process receives the warmed builder once,
+  through its initializer. A coalition solve then only groups its sites into profiles
+  and builds its own (smaller) model; nothing catalogue-wide is redone.
+* **Warm starts.** Coalitions are solved by size. A coalition ``S`` can always
+  buy as ``S - {i}`` and ``{i}`` did, merged into one contract set (one party
+  pays each supplier's fees once, and larger site counts only reach higher
+  discount tiers), so the cheapest such union among the solved ``S - {i}`` is
+  handed to HiGHS as a MIP start. HiGHS then starts from a near-optimal plan
+  instead of searching for one (on the sample consortium this halved some
+  solves and did little for others, where proving the bound is the work); a
+  start that breaks a scenario rule (say ``max_suppliers``) is simply not used.
+* **Parallel.** Coalitions of one size are independent: they run in a
+  :class:`concurrent.futures.ProcessPoolExecutor`, in chunks, while route
+  plans (the grand coalition's collaborative plan, the solo and central plans)
+  run as separate tasks in the same pool; each worker runs HiGHS on one
+  thread. Small games run serially, where starting processes would cost more
+  than it saves. Worker processes come from a fork server (or spawn), never
+  from a fork of a process that may already run HiGHS' thread pool.
+
+Coalitions are bitmasks over the players (bit ``i`` = ``players[i]``), as in
+:mod:`procurement.allocation`. A *choice* (see :class:`CoalitionEngine`) records
+each member site's offerings by catalogue index, so the union of two disjoint
+coalitions' plans is one ``numpy.where`` and plans cross processes cheaply.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pulp
+
+from procurement.costing import price
+from procurement.models import Catalog, Organisation, Route, Scenario, Site
+from procurement.optimiser import (
+    build_model,
+    build_profiles,
+    chosen_bundles,
+    make_solver,
+    solve,
+    solver_output_to_stderr,
+)
+from procurement.options import Bundle, BundleBuilder, eligible_suppliers, term_months
+from procurement.plan import Plan
+
+__all__ = [
+    "MAX_WARM_STARTS",
+    "POOL_MIN_PLAYERS",
+    "POOL_MIN_SITES",
+    "CoalitionEngine",
+    "CoalitionOutcome",
+    "CoalitionRunner",
+    "default_workers",
+    "members_of",
+    "popcount",
+    "sampled_coalitions",
+]
+
+#: Games with at most this many organisations are solved serially (at most
+#: 15 coalitions: starting worker processes costs more than it saves).
+POOL_MIN_PLAYERS = 5
+#: ... and so are portfolios of fewer sites than this, whose solves are instant.
+POOL_MIN_SITES = 40
+#: Candidate warm starts sent with each coalition (the cheapest is used).
+MAX_WARM_STARTS = 3
+#: Most worker processes started by default.
+MAX_DEFAULT_WORKERS = 8
+
+
+def popcount(mask: int) -> int:
+    return mask.bit_count()
+
+
+def members_of(players: Sequence[str], mask: int) -> frozenset[str]:
+    return frozenset(p for i, p in enumerate(players) if mask >> i & 1)
+
+
+def available_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_workers(n_players: int, n_sites: int) -> int:
+    """Worker processes for a game: 1 (serial) for small games, else the CPUs (up to 8)."""
+    cpus = available_cpus()
+    if cpus < 2 or n_players < POOL_MIN_PLAYERS or n_sites < POOL_MIN_SITES:
+        return 1
+    return min(cpus, MAX_DEFAULT_WORKERS)
+
+
+@dataclass(frozen=True)
+class CoalitionOutcome:
+    """How one coalition's solve went.
+
+    ``status``: ``"optimal"``; ``"feasible"`` (stopped at the time limit with a
+    plan, whose cost is then an upper bound on ``c(S)``); ``"infeasible"`` (no
+    plan serves every member site within the scenario's constraints) or
+    ``"no_solution"`` (stopped at the time limit before finding one). ``cost``
+    is None in the last two cases.
+    """
+
+    mask: int
+    cost: float | None
+    status: str
+    seconds: float
+    warm_started: bool = False
+
+    @property
+    def optimal(self) -> bool:
+        return self.status == "optimal"
+
+    @property
+    def feasible(self) -> bool:
+        return self.cost is not None
+
+
+# ------------------------------------------------------------------- solver with a MIP start
+
+
+class _StartingHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
+    """PuLP's in-process HiGHS, handing HiGHS a (partial) MIP start first.
+
+    ``start`` maps variables to values; HiGHS completes the variables left out
+    (tier choices, discount amounts, counts) itself, and ignores a start that
+    turns out infeasible. Made from the optimiser's own solver object (its
+    class swapped), so every option it sets applies unchanged.
+    """
+
+    start: Mapping[pulp.LpVariable, float] | None = None
+
+    def actualSolve(self, lp: pulp.LpProblem) -> int:
+        self.createAndConfigureSolver(lp)
+        self.buildSolverModel(lp)
+        if self.start:
+            index = np.array([var.index for var in self.start], dtype=np.int32)
+            value = np.array(list(self.start.values()), dtype=np.float64)
+            lp.solverModel.setSolution(len(index), index, value)
+        self.callSolver(lp)
+        status, sol_status = self.findSolutionValues(lp)
+        for var in lp.variables():
+            var.modified = False
+        for constraint in lp._constraints.values():
+            constraint.modifier = False
+        lp.assignStatus(status, sol_status)
+        return status
+
+
+def _solve_with_start(
+    prob: pulp.LpProblem,
+    solver_name: str,
+    start: Mapping[pulp.LpVariable, float] | None,
+    *,
+    time_limit: float,
+    gap: float,
+) -> str:
+    """Solve ``prob`` once with the optimiser's solver settings, from ``start``.
+
+    Returns ``"optimal"``, ``"feasible"`` (a plan, stopped at the time limit),
+    ``"infeasible"`` (proven) or ``"no_solution"`` (stopped before any plan).
+    """
+    solver = make_solver(solver_name, time_limit=time_limit, gap=gap, verbose=False)
+    if start:
+        if type(solver) is pulp.HiGHS:
+            # same options, plus the start: the subclass only adds the hand-over
+            solver.__class__ = _StartingHiGHS
+            solver.start = start
+        elif isinstance(solver, pulp.PULP_CBC_CMD):
+            for var, value in start.items():
+                var.setInitialValue(value)
+            solver.optionsDict["warmStart"] = True
+    with solver_output_to_stderr():
+        prob.solve(solver)
+    if prob.sol_status == pulp.LpSolutionOptimal:
+        return "optimal"
+    if prob.sol_status == pulp.LpSolutionIntegerFeasible:
+        return "feasible"
+    return "infeasible" if prob.status == pulp.LpStatusInfeasible else "no_solution"
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+class CoalitionEngine:
+    """Solves coalitions of one portfolio; one per process, built once.
+
+    ``scenario`` is the comparison's (collaborative route, cost objective, no
+    budget, every site served); ``organisations`` are the players, in bit
+    order, budgets already removed. ``builder`` (for ``scenario``) may be
+    passed warmed; every site's options are enumerated here in any case.
+
+    A *choice* is an ``int32`` array of shape ``(sites, 3)``: the catalogue
+    index (:attr:`offering_ids`) of each site's primary, secondary and wifi
+    offering, ``-1`` where there is none; a row of ``-1`` is a site outside
+    the coalition. It does not depend on how the model is built, so plans
+    can move between processes and be merged cheaply.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        sites: Sequence[Site],
+        scenario: Scenario,
+        organisations: Sequence[Organisation],
+        *,
+        solver: str = "highs",
+        builder: BundleBuilder | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.sites = tuple(sites)
+        self.scenario = scenario
+        self.organisations = tuple(organisations)
+        self.players = tuple(o.organisation for o in self.organisations)
+        self.solver = solver
+        self.builder = builder if builder is not None else BundleBuilder(catalog, scenario)
+        bit = {p: i for i, p in enumerate(self.players)}
+        self.site_bit = np.array([bit[s.organisation] for s in self.sites], dtype=np.int64)
+        self.index = {s.site_id: k for k, s in enumerate(self.sites)}
+        self.offering_ids = tuple(o.id for s in catalog.suppliers for o in s.offerings)
+        self._offering_pos = {oid: i for i, oid in enumerate(self.offering_ids)}
+        self._offerings = [(s.id, o) for s in catalog.suppliers for o in s.offerings]
+        self._charge_cache: dict[tuple[int, int], tuple[str, float, float]] = {}
+        # every site's options, once (the builder caches them per requirement)
+        servable: set[str] = set()
+        for profile in build_profiles(self.sites, scenario, self.builder):
+            servable.update(profile.site_ids)
+        #: players owning a site that nothing can serve: their coalitions are infeasible
+        self.unservable_mask = 0
+        for k, site in enumerate(self.sites):
+            if site.site_id not in servable:
+                self.unservable_mask |= 1 << int(self.site_bit[k])
+        self._builders: dict[Route, BundleBuilder] = {Route.COLLABORATIVE: self.builder}
+
+    # ----------------------------------------------------------------- coalitions and choices
+
+    @property
+    def full_mask(self) -> int:
+        return (1 << len(self.players)) - 1
+
+    def site_indices(self, mask: int) -> np.ndarray:
+        """Indices (in :attr:`sites` order) of the sites owned by ``mask``'s members."""
+        return np.flatnonzero((mask >> self.site_bit) & 1)
+
+    def sites_of(self, mask: int) -> list[Site]:
+        return [self.sites[k] for k in self.site_indices(mask)]
+
+    def organisations_of(self, mask: int) -> list[Organisation]:
+        return [o for i, o in enumerate(self.organisations) if mask >> i & 1]
+
+    def empty_choice(self) -> np.ndarray:
+        return np.full((len(self.sites), 3), -1, dtype=np.int32)
+
+    def _set_links(self, choice: np.ndarray, k: int, offering_ids: Sequence[str | None]) -> bool:
+        for column, oid in enumerate(offering_ids):
+            if oid is None:
+                continue
+            position = self._offering_pos.get(oid)
+            if position is None:
+                return False
+            choice[k, column] = position
+        return True
+
+    def choice_of_bundles(self, bundles: Mapping[str, Bundle | None]) -> np.ndarray | None:
+        """The choice for ``site id -> bundle`` (None if a site is unserved)."""
+        choice = self.empty_choice()
+        for site_id, bundle in bundles.items():
+            if bundle is None:
+                return None
+            ids = [
+                None if c is None else c.offering.id
+                for c in (bundle.primary, bundle.secondary, bundle.wifi)
+            ]
+            if not self._set_links(choice, self.index[site_id], ids):
+                return None
+        return choice
+
+    def plan_choice(self, plan: Plan) -> np.ndarray | None:
+        """A plan's links as a choice (None when a site is unserved or unknown here)."""
+        choice = self.empty_choice()
+        for sp in plan.sites:
+            k = self.index.get(sp.site_id)
+            if not sp.served or k is None:
+                return None
+            ids = [
+                None if link is None else link.offering_id
+                for link in (sp.primary, sp.secondary, sp.wifi)
+            ]
+            if not self._set_links(choice, k, ids):
+                return None
+        return choice
+
+    def _charge(self, k: int, position: int, wifi: bool) -> tuple[str, float, float]:
+        """(supplier, one-off, list recurring) of one link at site ``k``."""
+        quantity = self.sites[k].wifi_aps if wifi else 1
+        key = (position, quantity)
+        found = self._charge_cache.get(key)
+        if found is None:
+            supplier_id, offering = self._offerings[position]
+            found = (
+                supplier_id,
+                quantity * offering.install_cost,
+                quantity * offering.monthly_cost * term_months(offering, self.scenario),
+            )
+            self._charge_cache[key] = found
+        return found
+
+    def choice_cost(self, choice: np.ndarray) -> float:
+        """Cost of a choice bought by one party, priced as :func:`costing.price` does:
+        a supplier's discount tier from its distinct sites, its fees once."""
+        count: dict[str, int] = defaultdict(int)
+        one_off: dict[str, float] = defaultdict(float)
+        recurring: dict[str, float] = defaultdict(float)
+        for k in np.flatnonzero(choice[:, 0] >= 0):
+            seen: set[str] = set()
+            for column in range(3):
+                position = int(choice[k, column])
+                if position < 0:
+                    continue
+                supplier_id, o, r = self._charge(int(k), position, column == 2)
+                one_off[supplier_id] += o
+                recurring[supplier_id] += r
+                if supplier_id not in seen:
+                    seen.add(supplier_id)
+                    count[supplier_id] += 1
+        terms = self.builder.terms
+        return math.fsum(
+            one_off[p] + (1 - terms[p].discount(count[p])) * recurring[p] + terms[p].fees
+            for p in sorted(count)
+        )
+
+    @staticmethod
+    def union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Two disjoint coalitions' plans as one."""
+        return np.where(a[:, :1] >= 0, a, b)
+
+    # ----------------------------------------------------------------- solving
+
+    def solve(
+        self, mask: int, starts: Sequence[np.ndarray] = ()
+    ) -> tuple[CoalitionOutcome, np.ndarray | None]:
+        """``c(S)`` for ``mask`` and the plan achieving it, from the cheapest of ``starts``."""
+        t0 = time.perf_counter()
+        if mask & self.unservable_mask or not mask:
+            return CoalitionOutcome(mask, None, "infeasible", time.perf_counter() - t0), None
+        members = self.site_indices(mask)
+        sites = [self.sites[k] for k in members]
+        profiles = build_profiles(sites, self.scenario, self.builder)
+        model = build_model(
+            profiles, self.builder.terms, self.scenario, total_budget=None, party_budgets={}
+        )
+        model.prob.sense = pulp.LpMinimize
+        model.prob.setObjective(model.total_cost)
+        start = self._best_start(members, starts)
+        values = None if start is None else _start_values(model, start, self)
+        status = _solve_with_start(
+            model.prob,
+            self.solver,
+            values,
+            time_limit=self.scenario.time_limit_s,
+            gap=self.scenario.mip_gap,
+        )
+        warm = values is not None
+        if status in ("infeasible", "no_solution"):
+            return CoalitionOutcome(mask, None, status, time.perf_counter() - t0, warm), None
+        bundles = chosen_bundles(model)
+        if any(b is None for b in bundles.values()) or len(bundles) != len(sites):
+            raise RuntimeError("the solver left a site without links in a plan serving every site")
+        priced = price(
+            bundles, sites, self.organisations_of(mask), self.scenario, self.builder.terms
+        )
+        choice = self.choice_of_bundles(bundles)
+        outcome = CoalitionOutcome(mask, priced.total_cost, status, time.perf_counter() - t0, warm)
+        return outcome, choice
+
+    def _best_start(self, members: np.ndarray, starts: Sequence[np.ndarray]) -> np.ndarray | None:
+        best, best_cost = None, math.inf
+        for start in starts:
+            if not np.array_equal(np.flatnonzero(start[:, 0] >= 0), members):
+                continue
+            cost = self.choice_cost(start)
+            if cost < best_cost:
+                best, best_cost = start, cost
+        return best
+
+    # ----------------------------------------------------------------- route plans
+
+    def builder_for(self, route: Route) -> BundleBuilder:
+        """One builder per route's supplier terms: solo shares the collaborative one
+        (the routes differ only in who signs) unless the terms ever differ."""
+        found = self._builders.get(route)
+        if found is None:
+            scenario = self.scenario.model_copy(update={"route": route})
+            if eligible_suppliers(self.catalog, scenario) == self.builder.terms:
+                found = self.builder
+            else:
+                found = BundleBuilder(self.catalog, scenario)
+            self._builders[route] = found
+        return found
+
+    def route_plan(self, route: Route, mask: int) -> tuple[Plan, np.ndarray | None]:
+        """The full plan of ``mask``'s sites on ``route`` (the optimiser's :func:`solve`),
+        with its choice when it can seed coalition starts (same supplier terms)."""
+        scenario = self.scenario.model_copy(update={"route": route})
+        builder = self.builder_for(route)
+        with solver_output_to_stderr():
+            plan = solve(
+                self.catalog,
+                self.sites_of(mask),
+                scenario,
+                self.organisations_of(mask),
+                solver=self.solver,
+                explain=True,
+                builder=builder,
+            )
+        choice = None
+        if plan.has_plan and builder is self.builder:
+            choice = self.plan_choice(plan)
+        return plan, choice
+
+
+def _start_values(
+    model: Any, choice: np.ndarray, engine: CoalitionEngine
+) -> dict[pulp.LpVariable, float] | None:
+    """Variable values that make ``model`` buy exactly ``choice`` (a partial MIP start).
+
+    Sets the pair counts, the wifi transport and the supplier-used binaries of
+    the optimiser's model; HiGHS derives the rest (site counts, tiers,
+    discounts). Returns None, so no start is given, when the choice does not
+    fit the model (or the model's layout is not the one this reads).
+    """
+    try:
+        values: dict[pulp.LpVariable, float] = {}
+        used: set[str] = set()
+        ids = engine.offering_ids
+        for profile, row, classes in zip(model.profiles, model.x, model.wifi, strict=True):
+            pair_at = {
+                (p.primary.offering.id, None if p.secondary is None else p.secondary.offering.id): j
+                for j, p in enumerate(profile.pairs)
+            }
+            var_class = {var: c for c, (members, _) in enumerate(classes) for var in members}
+            counts = [0] * len(row)
+            wifi_counts: dict[tuple[int, str], int] = defaultdict(int)
+            for site_id in profile.site_ids:
+                link = choice[engine.index[site_id]]
+                if link[0] < 0:
+                    return None
+                key = (ids[link[0]], ids[link[1]] if link[1] >= 0 else None)
+                j = pair_at[key]
+                counts[j] += 1
+                used.update(profile.pairs[j].suppliers)
+                if link[2] >= 0:
+                    wifi_counts[(var_class[row[j]], ids[link[2]])] += 1
+                    used.add(engine._offerings[link[2]][0])
+            values.update(zip(row, map(float, counts), strict=True))
+            for c, (_, transport) in enumerate(classes):
+                for t, wifi in transport:
+                    values[t] = float(wifi_counts.pop((c, wifi.offering.id), 0))
+            if wifi_counts:
+                return None
+        for (_, supplier_id), var in model.used.items():
+            values[var] = 1.0 if supplier_id in used else 0.0
+        return values
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- worker processes
+
+_ENGINE: CoalitionEngine | None = None
+
+
+def _pin_highs_to_one_thread() -> None:
+    """Make this process's HiGHS use one thread.
+
+    The worker processes are the parallelism: a second HiGHS thread per worker
+    only competes for the same cores (and measured slower even alone). HiGHS
+    fixes its thread pool at its first solve in a process and then refuses a
+    different ``threads`` setting, so this must be the first solve: later
+    solves with the default setting reuse the one-thread pool.
+    """
+    solver = pulp.HiGHS(msg=False, threads=1)
+    if not solver.available():
+        return
+    prob = pulp.LpProblem("pin_threads", pulp.LpMinimize)
+    x = prob.add_variable("x", lowBound=0, upBound=1, cat=pulp.LpInteger)
+    prob += pulp.LpAffineExpression([(x, 1.0)])
+    prob += (pulp.LpAffineExpression([(x, 1.0)]) >= 0, "pin")
+    with solver_output_to_stderr():
+        prob.solve(solver)
+
+
+def _init_worker(args: tuple) -> None:
+    global _ENGINE
+    _pin_highs_to_one_thread()
+    catalog, sites, scenario, organisations, solver, builder = args
+    _ENGINE = CoalitionEngine(
+        catalog, sites, scenario, organisations, solver=solver, builder=builder
+    )
+
+
+def _in_worker(fn: Callable[..., Any], *args: Any) -> Any:
+    if _ENGINE is None:  # pragma: no cover - the initializer always runs first
+        raise RuntimeError("coalition worker used before its initializer ran")
+    return fn(_ENGINE, *args)
+
+
+def _task_route_plan(engine: CoalitionEngine, route: Route, mask: int):
+    return engine.route_plan(route, mask)
+
+
+def _task_coalitions(
+    engine: CoalitionEngine, batch: Sequence[tuple[int, Sequence[np.ndarray]]]
+) -> list[tuple[CoalitionOutcome, np.ndarray | None]]:
+    return [engine.solve(mask, starts) for mask, starts in batch]
+
+
+def _pool_context() -> Any:
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["procurement.coalitions"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+class CoalitionRunner:
+    """Runs route plans and coalition solves, in worker processes or in this one.
+
+    Use as a context manager. With ``workers == 1`` every task runs at once in
+    this process (the returned futures are already done); otherwise tasks go
+    to a process pool whose workers each build one :class:`CoalitionEngine`.
+    """
+
+    def __init__(self, engine: CoalitionEngine, workers: int = 1) -> None:
+        self.engine = engine
+        self.workers = max(1, int(workers))
+        self._pool: ProcessPoolExecutor | None = None
+        self.solved: dict[int, CoalitionOutcome] = {}
+
+    def __enter__(self) -> CoalitionRunner:
+        if self.workers > 1:
+            e = self.engine
+            payload = (e.catalog, e.sites, e.scenario, e.organisations, e.solver, e.builder)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=_pool_context(),
+                initializer=_init_worker,
+                initargs=(payload,),
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        if self._pool is not None:
+            return self._pool.submit(_in_worker, fn, *args)
+        future: Future = Future()
+        try:
+            future.set_result(fn(self.engine, *args))
+        except Exception as exc:  # re-raised by future.result(), as from a pool
+            future.set_exception(exc)
+        return future
+
+    def submit_route_plan(self, route: Route, mask: int) -> Future:
+        """A future of ``(Plan, choice or None)`` for ``mask``'s sites on ``route``."""
+        return self._submit(_task_route_plan, route, mask)
+
+    def solve_coalitions(
+        self,
+        masks: Iterable[int],
+        known: Mapping[int, tuple[float, np.ndarray | None]],
+        *,
+        stop: Callable[[], bool] | None = None,
+    ) -> dict[int, CoalitionOutcome]:
+        """Solve ``masks``, each once every ``S - {i}`` among them is solved, from
+        the best union of those plans with the singletons' (see :meth:`_starts`).
+
+        ``known`` gives coalitions already costed (usually the singletons, from
+        the solo plans) with their choices. Smaller coalitions go first; in a
+        pool a coalition is handed out as soon as its subsets are done (no
+        waiting for the whole size), the most sites first. ``stop()``, asked
+        after each result, may end the work early: coalitions not yet solved
+        are then left out of the result.
+        """
+        costs: dict[int, float] = {m: c for m, (c, _) in known.items()}
+        choices: dict[int, np.ndarray] = {m: ch for m, (_, ch) in known.items() if ch is not None}
+        todo = set(masks) - set(known)
+        waiting: dict[int, set[int]] = {}
+        dependents: dict[int, list[int]] = defaultdict(list)
+        for mask in todo:
+            subsets = {mask ^ bit for bit in _bits(mask) if mask ^ bit in todo}
+            waiting[mask] = subsets
+            for sub in subsets:
+                dependents[sub].append(mask)
+        # a plan is kept until every coalition that may start from it has been sent
+        uses = {mask: len(dependents[mask]) for mask in todo}
+        sites = {mask: len(self.engine.site_indices(mask)) for mask in todo}
+
+        def priority(mask: int) -> tuple[int, int, int]:
+            return (popcount(mask), -sites[mask], mask)
+
+        ready = sorted((m for m, w in waiting.items() if not w), key=priority)
+        out: dict[int, CoalitionOutcome] = {}
+
+        def take(batch: list[int]) -> list[tuple[int, list[np.ndarray]]]:
+            tasks = []
+            for mask in batch:
+                tasks.append((mask, self._starts(mask, costs, choices)))
+                for bit in _bits(mask):
+                    sub = mask ^ bit
+                    if sub in uses:
+                        uses[sub] -= 1
+                        if uses[sub] == 0:
+                            choices.pop(sub, None)
+            return tasks
+
+        def record(outcome: CoalitionOutcome, choice: np.ndarray | None) -> None:
+            mask = outcome.mask
+            out[mask] = outcome
+            if outcome.cost is not None:
+                costs[mask] = outcome.cost
+                if choice is not None and uses[mask] > 0:
+                    choices[mask] = choice
+            for sup in dependents[mask]:
+                waiting[sup].discard(mask)
+                if not waiting[sup]:
+                    ready.append(sup)
+            ready.sort(key=priority)
+
+        if self._pool is None:
+            while ready:
+                if stop is not None and stop():
+                    break
+                ((mask, starts),) = take([ready.pop(0)])
+                record(*self.engine.solve(mask, starts))
+        else:
+            self._run_pool(ready, take, record, stop)
+        self.solved.update(out)
+        return out
+
+    def _run_pool(
+        self,
+        ready: list[int],
+        take: Callable[[list[int]], list[tuple[int, list[np.ndarray]]]],
+        record: Callable[[CoalitionOutcome, np.ndarray | None], None],
+        stop: Callable[[], bool] | None,
+    ) -> None:
+        """Keep the workers busy: send what is ready (in chunks when plenty is),
+        record results as they come, send what they make ready."""
+        pending: set[Future] = set()
+        try:
+            while ready or pending:
+                if ready:
+                    chunk = max(1, len(ready) // (self.workers * 4))
+                    while ready:
+                        batch, ready[:] = ready[:chunk], ready[chunk:]
+                        pending.add(self._submit(_task_coalitions, take(batch)))
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    for outcome, choice in future.result():
+                        record(outcome, choice)
+                if stop is not None and stop():
+                    break
+        finally:
+            for future in pending:
+                future.cancel()
+
+    @staticmethod
+    def _starts(
+        mask: int, costs: Mapping[int, float], choices: Mapping[int, np.ndarray]
+    ) -> list[np.ndarray]:
+        """Unions ``plan(S - {i}) + plan({i})``, the cheapest-looking first."""
+        ranked = []
+        for bit in _bits(mask):
+            other = mask ^ bit
+            if other in choices and bit in choices:
+                ranked.append((costs[other] + costs[bit], other, bit))
+        ranked.sort()
+        return [
+            CoalitionEngine.union(choices[other], choices[bit])
+            for _, other, bit in ranked[:MAX_WARM_STARTS]
+        ]
+
+
+def _bits(mask: int) -> Iterator[int]:
+    """The single-member masks of ``mask``, lowest first."""
+    while mask:
+        bit = mask & -mask
+        yield bit
+        mask ^= bit
+
+
+def sampled_coalitions(n: int, n_permutations: int, seed: int | None) -> set[int]:
+    """Every coalition that sampled Shapley (:func:`allocation.shapley_sampled`, antithetic)
+    will ask for: the prefixes of each drawn order and of its reverse."""
+    rng = np.random.default_rng(seed)
+    masks: set[int] = set()
+    for _ in range(n_permutations):
+        order = rng.permutation(n)
+        for sequence in (order, order[::-1]):
+            mask = 0
+            for i in sequence:
+                mask |= 1 << int(i)
+                masks.add(mask)
+    return masks
