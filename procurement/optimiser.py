@@ -804,6 +804,8 @@ def solve(
 
     profiles = build_profiles(ctx.sites, scenario, ctx.builder)
     if not profiles:  # allow_partial and nothing at all can be served
+        if frozenset() in exclude_supplier_sets:  # serving nothing is itself excluded
+            return _empty_plan(ctx, PlanStatus.INFEASIBLE, ctx.diagnostics + site_diags, t_start)
         return _empty_plan(ctx, PlanStatus.PARTIAL, ctx.diagnostics + site_diags, t_start)
     model = build_model(
         profiles,
