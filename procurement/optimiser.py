@@ -618,9 +618,14 @@ def solve_stages(
     gaps: list[float | None] = []
     result = StageResult(False, False, None, 0.0, solver_name)
     for i, (name, sense, expr, fix) in enumerate(stages):
+        left = deadline - time.perf_counter()
+        if i > 0 and left <= 0:
+            # out of time: keep the last stage's plan (feasible, not proven best;
+            # its gap is that of the objectives solved so far)
+            all_optimal = False
+            break
         model.prob.sense = sense
         model.prob.setObjective(expr)
-        left = deadline - time.perf_counter()
         result = run_solver(
             model.prob,
             solver_name,
