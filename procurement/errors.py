@@ -20,12 +20,13 @@ class Problem:
     field: str | None = None
 
     def __str__(self) -> str:
-        where = self.file or "<input>"
-        if self.line is not None:
-            where += f":{self.line}"
+        parts = []
+        if self.file:
+            parts.append(self.file if self.line is None else f"{self.file}:{self.line}")
         if self.field:
-            return f"{where}: {self.field}: {self.message}"
-        return f"{where}: {self.message}"
+            parts.append(self.field)
+        parts.append(self.message)
+        return ": ".join(parts)
 
 
 class InputError(ValueError):
