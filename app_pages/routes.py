@@ -10,25 +10,10 @@ from app_pages import _shared
 from procurement import app_state as A
 from procurement import charts, exports
 from procurement.errors import InputError
+from procurement.routes import compare
 
 st.title("Routes")
 _shared.show_flash()
-
-try:
-    from procurement.routes import compare
-except ImportError as exc:
-    if isinstance(exc, ModuleNotFoundError) and exc.name == "procurement.routes":
-        st.info(
-            "Route comparison is not available in this version of the tool yet "
-            "(the procurement.routes module is missing).",
-            icon=":material/construction:",
-        )
-    else:
-        st.error(
-            "Route comparison is unavailable: the procurement.routes module could not be "
-            f"loaded ({exc})."
-        )
-    st.stop()
 
 data = _shared.data_inputs()
 st.caption(_shared.data_caption(data))
@@ -66,8 +51,9 @@ def _compare(key: str, _loaded: A.LoadedData, _scenario):
 
 key = A.cache_key("compare", data, scenario)
 remembered = st.session_state.get("routes_result")
-run = st.button("Compare the three routes", type="primary", icon=":material/compare_arrows:",
-                key="routes_run")
+run = st.button(
+    "Compare the three routes", type="primary", icon=":material/compare_arrows:", key="routes_run"
+)
 if remembered is not None and remembered[0] == key:
     base = remembered[1]
 elif run:
@@ -86,11 +72,17 @@ elif run:
     st.session_state["routes_result"] = (key, base)
 else:
     if remembered is not None:
-        st.warning("The data or settings changed since the last comparison. Press the "
-                   "button to compare again.", icon=":material/update:")
+        st.warning(
+            "The data or settings changed since the last comparison. Press the "
+            "button to compare again.",
+            icon=":material/update:",
+        )
     else:
-        st.info("Press the button to compare the routes (this solves the plan for every "
-                "group of organisations, so it takes a while).", icon=":material/info:")
+        st.info(
+            "Press the button to compare the routes (this solves the plan for every "
+            "group of organisations, so it takes a while).",
+            icon=":material/info:",
+        )
     st.stop()
 
 try:
@@ -146,8 +138,9 @@ _shared.table(
         "saving": _shared.money_column("Saving"),
         "saving_pct": _shared.percent_column("Saving (%)"),
         "std_error": _shared.money_column(
-            "Standard error", help="Shown when the Shapley value is estimated by sampling "
-            "(more than 12 organisations)."
+            "Standard error",
+            help="Shown when the Shapley value is estimated by sampling "
+            "(more than 12 organisations).",
         ),
     },
 )
@@ -186,12 +179,18 @@ st.subheader("Download the comparison")
 frames = A.comparison_frames(comparison)
 d1, d2 = st.columns(2)
 d1.download_button(
-    "Excel workbook", data=exports.frames_to_xlsx(frames), file_name="hscn-routes.xlsx",
+    "Excel workbook",
+    data=exports.frames_to_xlsx(frames),
+    file_name="hscn-routes.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    icon=":material/table_view:", key="routes_download_xlsx",
+    icon=":material/table_view:",
+    key="routes_download_xlsx",
 )
 d2.download_button(
-    "JSON", data=(json.dumps(comparison.to_dict(), indent=2, default=str) + "\n").encode(),
-    file_name="hscn-routes.json", mime="application/json", icon=":material/data_object:",
+    "JSON",
+    data=(json.dumps(comparison.to_dict(), indent=2, default=str) + "\n").encode(),
+    file_name="hscn-routes.json",
+    mime="application/json",
+    icon=":material/data_object:",
     key="routes_download_json",
 )

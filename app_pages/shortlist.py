@@ -11,25 +11,10 @@ from app_pages import _shared
 from procurement import app_state as A
 from procurement import exports
 from procurement.errors import InputError
+from procurement.shortlist import shortlist
 
 st.title("Shortlist")
 _shared.show_flash()
-
-try:
-    from procurement.shortlist import shortlist
-except ImportError as exc:
-    if isinstance(exc, ModuleNotFoundError) and exc.name == "procurement.shortlist":
-        st.info(
-            "Shortlists are not available in this version of the tool yet "
-            "(the procurement.shortlist module is missing).",
-            icon=":material/construction:",
-        )
-    else:
-        st.error(
-            "Shortlists are unavailable: the procurement.shortlist module could not be "
-            f"loaded ({exc})."
-        )
-    st.stop()
 
 data = _shared.data_inputs()
 st.caption(_shared.data_caption(data))
@@ -52,8 +37,9 @@ def _shortlist(key: str, _loaded: A.LoadedData, _scenario, k: int):
 
 key = A.cache_key("shortlist", data, scenario, k)
 remembered = st.session_state.get("shortlist_result")
-run = st.button("Find the shortlist", type="primary", icon=":material/list_alt:",
-                key="shortlist_run")
+run = st.button(
+    "Find the shortlist", type="primary", icon=":material/list_alt:", key="shortlist_run"
+)
 if remembered is not None and remembered[0] == key:
     result = remembered[1]
 elif run:
@@ -72,11 +58,16 @@ elif run:
     st.session_state["shortlist_result"] = (key, result)
 else:
     if remembered is not None:
-        st.warning("The data, settings or number of plans changed since the last shortlist. "
-                   "Press the button to find it again.", icon=":material/update:")
+        st.warning(
+            "The data, settings or number of plans changed since the last shortlist. "
+            "Press the button to find it again.",
+            icon=":material/update:",
+        )
     else:
-        st.info("Press the button to find the shortlist (this solves the plan once per "
-                "entry).", icon=":material/info:")
+        st.info(
+            "Press the button to find the shortlist (this solves the plan once per entry).",
+            icon=":material/info:",
+        )
     st.stop()
 
 if result.message:
@@ -122,23 +113,31 @@ to_json = getattr(exports, "shortlist_to_json", None)
 d1, d2, d3 = st.columns(3)
 d1.download_button(
     "Excel workbook",
-    data=partial(to_xlsx, result, info) if to_xlsx is not None
+    data=partial(to_xlsx, result, info)
+    if to_xlsx is not None
     else partial(exports.frames_to_xlsx, A.shortlist_frames(result)),
     file_name="hscn-shortlist.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    icon=":material/table_view:", key="shortlist_download_xlsx", type="primary",
+    icon=":material/table_view:",
+    key="shortlist_download_xlsx",
+    type="primary",
 )
 d2.download_button(
     "CSV",
     data=to_csv(result) if to_csv is not None else exports.frames_to_csv(frame),
-    file_name="hscn-shortlist.csv", mime="text/csv",
-    icon=":material/download:", key="shortlist_download_csv",
+    file_name="hscn-shortlist.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    key="shortlist_download_csv",
 )
 d3.download_button(
     "JSON",
-    data=to_json(result) if to_json is not None
+    data=to_json(result)
+    if to_json is not None
     else (json.dumps(result.to_dict(), indent=2, default=str) + "\n").encode(),
-    file_name="hscn-shortlist.json", mime="application/json", icon=":material/data_object:",
+    file_name="hscn-shortlist.json",
+    mime="application/json",
+    icon=":material/data_object:",
     key="shortlist_download_json",
 )
 
@@ -154,8 +153,10 @@ for entry in result.plans:
             f"per site per month · {m.suppliers_used} suppliers"
         )
         st.download_button(
-            "This plan as Excel", data=partial(exports.plan_to_xlsx, entry.plan),
+            "This plan as Excel",
+            data=partial(exports.plan_to_xlsx, entry.plan),
             file_name=f"hscn-shortlist-plan-{entry.rank}.xlsx",
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            key=f"shortlist_plan_{entry.rank}", icon=":material/table_view:",
+            key=f"shortlist_plan_{entry.rank}",
+            icon=":material/table_view:",
         )

@@ -528,12 +528,6 @@ def test_routes_page_layout_with_a_stand_in_comparison(monkeypatch) -> None:
     assert list(allocation["allocated_cost"]) == [64.5, 20.5]
 
 
-def test_routes_page_without_the_module_says_so(monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "procurement.routes", None)
-    at = goto(tiny_app(), "routes")
-    assert "not available in this version" in texts(at)
-
-
 # =========================================================================== pure helpers
 
 
