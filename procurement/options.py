@@ -217,7 +217,7 @@ def with_wifi(pair: Bundle, wifi: Candidate) -> Bundle:
     return replace(pair, wifi=wifi, charges=_charges(links))
 
 
-def _candidate(
+def make_candidate(
     offering: Offering, supplier_id: str, quantity: int, scenario: Scenario
 ) -> Candidate:
     return Candidate(
@@ -368,12 +368,12 @@ class BundleBuilder:
             tech = offering.technology
             if tech is Technology.WIFI:
                 if requirement.wifi_aps > 0:
-                    c = _candidate(offering, supplier.id, requirement.wifi_aps, scenario)
+                    c = make_candidate(offering, supplier.id, requirement.wifi_aps, scenario)
                     wifis[supplier.id].add(
                         self._cost_states(supplier.id, c.one_off, c.recurring_list), c
                     )
                 continue
-            c = _candidate(offering, supplier.id, 1, scenario)
+            c = make_candidate(offering, supplier.id, 1, scenario)
             hi, lo = self._cost_states(supplier.id, c.one_off, c.recurring_list)
             # availability and quality decide only where a target or the objective uses them
             avail = (offering.availability_pct or 0.0) if requirement.min_availability_pct else 0.0

@@ -74,6 +74,7 @@ from procurement.options import (
     Requirement,
     SupplierTerms,
     combined_availability,
+    make_candidate,
     requirement_of,
     supplier_terms,
     term_months,
@@ -113,19 +114,6 @@ class RunnerUpDetail(RunnerUp):
 
 
 # --------------------------------------------------------------------------- bundles
-
-
-def make_candidate(
-    offering: Offering, supplier_id: str, quantity: int, scenario: Scenario
-) -> Candidate:
-    """One link priced for the term before any discount (SPEC "Cost")."""
-    return Candidate(
-        offering=offering,
-        supplier_id=supplier_id,
-        quantity=quantity,
-        one_off=quantity * offering.install_cost,
-        recurring_list=quantity * offering.monthly_cost * term_months(offering, scenario),
-    )
 
 
 def make_bundle(
