@@ -444,11 +444,18 @@ def shortlist_summary_frame(
                 items.append((key, value))
                 seen.add(key)
     own = shortlist.to_frames()["summary"]
-    for key, value in zip(own["item"], own["value"], strict=True):
+    _add_unseen(items, seen, zip(own["item"], own["value"], strict=True))
+    return summary_frame(items)
+
+
+def _add_unseen(
+    items: list[tuple[str, Any]], seen: set[str], pairs: Iterable[tuple[Any, Any]]
+) -> None:
+    """Append the (item, value) rows whose item is not on the summary yet."""
+    for key, value in pairs:
         if str(key) not in seen:
             items.append((str(key), value))
             seen.add(str(key))
-    return summary_frame(items)
 
 
 def shortlist_frames(
@@ -530,10 +537,7 @@ def comparison_summary_frame(
             value = "none"
         items.append((key, value))
         seen.add(key)
-    for key, value in zip(own["item"], own["value"], strict=True):
-        if str(key) not in seen:
-            items.append((str(key), value))
-            seen.add(str(key))
+    _add_unseen(items, seen, zip(own["item"], own["value"], strict=True))
     return summary_frame(items)
 
 
