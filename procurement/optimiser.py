@@ -116,9 +116,13 @@ class Profile:
 
 
 def build_profiles(
-    sites: Sequence[Site], scenario: Scenario, builder: BundleBuilder
+    sites: Sequence[Site], scenario: Scenario, builder: BundleBuilder, *, aggregate: bool = True
 ) -> list[Profile]:
-    """Group sites into profiles; a key holds only what the scenario makes relevant."""
+    """Group sites into profiles; a key holds only what the scenario makes relevant.
+
+    ``aggregate=False`` gives every site a profile of its own: the per-site
+    model, kept to check that aggregation changes no optimum.
+    """
     by_key: dict[tuple, Profile] = {}
     track_current = scenario.max_supplier_changes is not None
     track_priority = scenario.allow_partial
@@ -127,6 +131,8 @@ def build_profiles(
         current = site.current_supplier if track_current else None
         priority = site.priority if track_priority else 0
         key = (party_of(site, scenario.route), req, current, priority)
+        if not aggregate:
+            key += (site.site_id,)
         profile = by_key.get(key)
         if profile is None:
             pairs = builder.link_pairs(req)
@@ -765,6 +771,94 @@ def _context(
     )
 
 
+def _independent_parties(
+    ctx: _Context,
+    exclude_supplier_sets: Sequence[frozenset[str]],
+    supplier_site_limits: Mapping[str, int] | None,
+) -> bool:
+    """Whether each contracting party's plan can be solved on its own, exactly.
+
+    On ``solo`` and ``central`` only a scenario budget (over all parties), a
+    shortlist's supplier-set cut or a supplier's site limit link the parties;
+    without them every constraint and every objective stage is a sum of
+    per-party terms, so the parties' own lexicographic optima make the
+    global one, and many small models solve far faster than one large one.
+    """
+    return (
+        ctx.scenario.route != Route.COLLABORATIVE
+        and ctx.total_budget is None
+        and not exclude_supplier_sets
+        and not supplier_site_limits
+    )
+
+
+def _merge_outcomes(outcomes: Sequence[StageResult]) -> StageResult:
+    """One outcome for independently solved parties: as good as the worst of them."""
+    for bad in ("no_solution", "infeasible"):
+        for o in outcomes:
+            if o.outcome == bad:
+                return StageResult(
+                    False,
+                    False,
+                    None,
+                    sum(x.seconds for x in outcomes),
+                    o.solver,
+                    outcome=bad,
+                )
+    gaps = [o.gap for o in outcomes]
+    optimal = all(o.optimal for o in outcomes)
+    objectives = [o.objective for o in outcomes]
+    return StageResult(
+        has_solution=True,
+        optimal=optimal,
+        # each party within its gap: the total is within the largest of them
+        gap=None if None in gaps else max(gaps, default=0.0),
+        seconds=sum(o.seconds for o in outcomes),
+        solver=outcomes[0].solver,
+        objective=None if None in objectives else sum(objectives),
+        outcome="optimal" if optimal else "feasible",
+    )
+
+
+def _solve_parties(
+    ctx: _Context,
+    profiles: list[Profile],
+    solver: str,
+    *,
+    verbose: bool,
+    exclude_supplier_sets: Sequence[frozenset[str]],
+    supplier_site_limits: Mapping[str, int] | None,
+) -> tuple[list[PlanningModel], StageResult]:
+    """Build and solve one model, or one per party when the parties are independent."""
+    scenario = ctx.scenario
+    if _independent_parties(ctx, exclude_supplier_sets, supplier_site_limits):
+        by_party: dict[str, list[Profile]] = defaultdict(list)
+        for profile in profiles:
+            by_party[profile.party].append(profile)
+        groups = [by_party[p] for p in sorted(by_party)]
+    else:
+        groups = [profiles]
+    deadline = time.perf_counter() + scenario.time_limit_s
+    models: list[PlanningModel] = []
+    outcomes: list[StageResult] = []
+    for group in groups:
+        parties = {p.party for p in group}
+        model = build_model(
+            group,
+            ctx.builder.terms,
+            scenario,
+            total_budget=ctx.total_budget,
+            party_budgets={p: b for p, b in ctx.party_budgets.items() if p in parties},
+            exclude_supplier_sets=exclude_supplier_sets,
+            supplier_site_limits=supplier_site_limits,
+        )
+        models.append(model)
+        outcomes.append(solve_stages(model, scenario, solver, verbose=verbose, deadline=deadline))
+        if not outcomes[-1].has_solution:
+            break
+    return models, _merge_outcomes(outcomes)
+
+
 def solve(
     catalog: Catalog,
     sites: Sequence[Site],
@@ -812,23 +906,21 @@ def solve(
         if frozenset() in exclude_supplier_sets:  # serving nothing is itself excluded
             return _empty_plan(ctx, PlanStatus.INFEASIBLE, ctx.diagnostics + site_diags, t_start)
         return _empty_plan(ctx, PlanStatus.PARTIAL, ctx.diagnostics + site_diags, t_start)
-    model = build_model(
+    models, outcome = _solve_parties(
+        ctx,
         profiles,
-        ctx.builder.terms,
-        scenario,
-        total_budget=ctx.total_budget,
-        party_budgets=ctx.party_budgets,
+        solver,
+        verbose=verbose,
         exclude_supplier_sets=exclude_supplier_sets,
         supplier_site_limits=supplier_site_limits,
     )
-    outcome = solve_stages(model, scenario, solver, verbose=verbose)
     stats = ModelStats(
         sites=len(ctx.sites),
         profiles=len(profiles),
         bundles=sum(len(p.pairs) * max(1, len(p.wifis)) for p in profiles),
-        variables=model.prob.numVariables(),
-        constraints=model.prob.numConstraints(),
-        build_seconds=model.build_seconds,
+        variables=sum(m.prob.numVariables() for m in models),
+        constraints=sum(m.prob.numConstraints() for m in models),
+        build_seconds=sum(m.build_seconds for m in models),
         solver=outcome.solver,
         outcome=outcome.outcome,
     )
@@ -848,7 +940,7 @@ def solve(
             diags.append(Diagnostic(Level.ERROR, "no plan meets every constraint"))
         return _empty_plan(ctx, PlanStatus.INFEASIBLE, diags, t_start, outcome.seconds, stats)
 
-    choice = chosen_bundles(model)
+    choice = {sid: b for m in models for sid, b in chosen_bundles(m).items()}
     priced = price(choice, ctx.sites, ctx.organisations, scenario, ctx.builder.terms)
     unserved = [sid for sid, b in choice.items() if b is None] + list(unservable)
     diags = ctx.diagnostics + site_diags

@@ -1,0 +1,135 @@
+"""Exactness of what makes the optimiser scale: site profiles and per-party solves.
+
+Aggregating interchangeable sites into integer counts, and solving the parties
+of a ``solo`` or ``central`` plan one at a time, must change no optimum. Each
+property compares the fast path with the plain one on generated portfolios,
+where many sites share a profile (the brute-force tests use a handful of
+sites, where profiles rarely merge).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from procurement import optimiser
+from procurement.generate import generate_portfolio, write_portfolio
+from procurement.inputs import load_catalog, load_organisations, load_scenario, load_sites
+from procurement.plan import PlanStatus
+
+CATALOG = Path(__file__).resolve().parents[1] / "catalog"
+
+
+def _portfolio(tmp: Path, n_sites: int, n_orgs: int, seed: int):
+    out = tmp / f"p{n_sites}_{n_orgs}_{seed}"
+    write_portfolio(generate_portfolio(n_sites, n_orgs, seed=seed), out)
+    return (
+        load_sites(out / "sites.csv"),
+        load_organisations(out / "organisations.csv"),
+        load_scenario(out / "scenario.yaml"),
+    )
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog(CATALOG)
+
+
+def _same_optimum(a, b, sites) -> None:
+    """Same status and the same value of every objective stage (plans may tie)."""
+    priority = {s.site_id: s.priority for s in sites}
+    assert a.status == b.status
+    assert a.total_cost == pytest.approx(b.total_cost, rel=1e-6, abs=0.01)
+    if a.objective == "quality":
+        assert a.quality == pytest.approx(b.quality, abs=1e-6)
+    served = [sum(priority[s.site_id] for s in p.sites if s.served) for p in (a, b)]
+    assert served[0] == served[1]
+
+
+FIELDS = st.fixed_dictionaries(
+    {
+        "route": st.sampled_from(["solo", "collaborative", "central"]),
+        "max_suppliers": st.sampled_from([None, None, 2, 3]),
+        "max_supplier_share": st.sampled_from([None, None, 0.6]),
+        "max_supplier_changes": st.sampled_from([None, None, 3]),
+        "allow_partial": st.booleans(),
+        "objective": st.sampled_from(["cost", "cost", "quality"]),
+    }
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), n_orgs=st.integers(1, 3), fields=FIELDS)
+def test_profiles_agree_with_a_per_site_model(
+    catalog, tmp_path_factory, monkeypatch, seed, n_orgs, fields
+) -> None:
+    """Integer counts over profiles reach the same optimum as one variable set per site."""
+    sites, orgs, scn = _portfolio(tmp_path_factory.mktemp("agg"), 24, n_orgs, seed)
+    if fields["objective"] == "quality":
+        fields = {**fields, "budget": 1.0e7}
+    scn = scn.model_copy(update={**fields, "time_limit_s": 60})
+    fast = optimiser.solve(catalog, sites, scn, orgs, explain=False)
+    assert fast.stats.profiles < len(sites) or len(sites) == fast.stats.profiles
+
+    def per_site(*args, **kwargs):
+        return build(*args, **kwargs, aggregate=False)
+
+    build = optimiser.build_profiles
+    monkeypatch.setattr(optimiser, "build_profiles", per_site)
+    plain = optimiser.solve(catalog, sites, scn, orgs, explain=False)
+    monkeypatch.undo()
+    assert plain.stats.profiles == len(sites)
+    _same_optimum(fast, plain, sites)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 10_000),
+    route=st.sampled_from(["solo", "central"]),
+    budget_factor=st.sampled_from([None, 0.9, 0.99]),
+    share=st.sampled_from([None, 0.7]),
+    allow_partial=st.booleans(),
+)
+def test_parties_solved_apart_agree_with_one_model(
+    catalog, tmp_path_factory, monkeypatch, seed, route, budget_factor, share, allow_partial
+) -> None:
+    """Solo and central parties solved one by one give the joint model's optimum.
+
+    Organisation budgets (some below a party's cheapest plan), share caps and
+    partial service all bind per party.
+    """
+    sites, orgs, scn = _portfolio(tmp_path_factory.mktemp("party"), 60, 4, seed)
+    scn = scn.model_copy(
+        update={"route": route, "max_supplier_share": share, "allow_partial": allow_partial}
+    )
+    if budget_factor is not None:
+        alone = optimiser.solve(catalog, sites, scn, orgs, explain=False)
+        cost = {o.organisation: o.cost for o in alone.organisations}
+        orgs = [
+            o.model_copy(update={"budget": round(cost[o.organisation] * budget_factor, 2)})
+            if i % 2 == 0 else o
+            for i, o in enumerate(orgs)
+        ]
+    split = optimiser.solve(catalog, sites, scn, orgs, explain=False)
+    monkeypatch.setattr(optimiser, "_independent_parties", lambda *a: False)
+    joint = optimiser.solve(catalog, sites, scn, orgs, explain=False)
+    monkeypatch.undo()
+    _same_optimum(split, joint, sites)
+    assert split.status in (PlanStatus.OPTIMAL, PlanStatus.PARTIAL, PlanStatus.INFEASIBLE)
+
+
+def test_a_scenario_budget_keeps_the_parties_in_one_model(catalog, tmp_path) -> None:
+    """A budget over all parties links them: they are not solved apart."""
+    sites, orgs, scn = _portfolio(tmp_path, 30, 3, 1)
+    ctx = optimiser._context(catalog, sites, scn.model_copy(update={"route": "solo"}), orgs, None)
+    assert optimiser._independent_parties(ctx, (), None)
+    ctx = optimiser._context(
+        catalog, sites, scn.model_copy(update={"route": "solo", "budget": 1e7}), orgs, None
+    )
+    assert not optimiser._independent_parties(ctx, (), None)
+    assert not optimiser._independent_parties(ctx, (frozenset({"a"}),), None)
+    collab = optimiser._context(catalog, sites, scn, orgs, None)
+    assert not optimiser._independent_parties(collab, (), None)
