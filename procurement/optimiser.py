@@ -47,6 +47,7 @@ import pulp
 
 from procurement.costing import party_of, price
 from procurement.errors import InputError, Problem
+from procurement.incumbent import find_start
 from procurement.inputs import resolve_organisations
 from procurement.models import (
     Catalog,
@@ -175,6 +176,20 @@ class PlanningModel:
     party_served: dict[str, pulp.LpAffineExpression]
     party_sites: dict[str, int]
     changes: dict[str, pulp.LpAffineExpression]
+    #: tier binaries per (party, supplier): (z, min_sites, extra discount)
+    steps: dict[tuple[str, str], list[tuple[pulp.LpVariable, int, float]]] = field(
+        default_factory=dict
+    )
+    #: per profile and supplier: (y, the expression y must equal)
+    y_links: list[tuple[pulp.LpVariable, pulp.LpAffineExpression]] = field(default_factory=list)
+    #: per profile, supplier and tier: (discount variable, step, profile recurring, z)
+    discounts: list[tuple[pulp.LpVariable, float, pulp.LpAffineExpression, pulp.LpVariable]] = (
+        field(default_factory=list)
+    )
+    #: per profile when partial service is allowed: (served variable, sites served)
+    served_links: list[tuple[pulp.LpVariable, pulp.LpAffineExpression]] = field(
+        default_factory=list
+    )
     build_seconds: float = 0.0
     n_variables: int = 0
     n_constraints: int = 0
@@ -269,6 +284,9 @@ def build_model(
     quality_terms: list = []
     party_served_terms: dict[str, list] = defaultdict(list)
     change_terms: dict[str, list] = defaultdict(list)
+    y_links: list = []
+    discounts: list = []
+    served_links: list = []
     n_disc = 0
     for g, profile in enumerate(profiles):
         party, n = profile.party, profile.count
@@ -309,6 +327,7 @@ def build_model(
         if allow_partial:
             served = prob.add_variable(f"served_{g}", lowBound=0, upBound=n)
             prob += (served - site_sum == 0, f"served_{g}")
+            served_links.append((served, site_sum))
             party_served_terms[party].append((served, 1))
 
         classes_out: list = []
@@ -342,7 +361,9 @@ def build_model(
             key = (party, supplier_id)
             y = prob.add_variable(f"y_{g}_{supplier_id}", lowBound=0, upBound=n)
             y_terms[key].append((y, 1))
-            prob += (y - _expr(uses[supplier_id]) == 0, f"count_{g}_{supplier_id}")
+            uses_expr = _expr(uses[supplier_id])
+            y_links.append((y, uses_expr))
+            prob += (y - uses_expr == 0, f"count_{g}_{supplier_id}")
             # strong fixed-charge link: no fees paid by a sliver of u in the LP
             prob += (y - n * used[key] <= 0, f"use_{g}_{supplier_id}")
             # this profile's discount from p: only as far as p's tier is reached
@@ -354,6 +375,7 @@ def build_model(
                 disc = prob.add_variable(f"disc_{n_disc}", lowBound=0)
                 prob += (disc - delta * r_g <= 0, f"drate_{n_disc}")
                 prob += (disc - delta * n * per_site * z <= 0, f"dtier_{n_disc}")
+                discounts.append((disc, delta, r_g, z))
                 cost_terms[party].append((disc, -1))
                 n_disc += 1
 
@@ -436,6 +458,10 @@ def build_model(
         party_served=party_served,
         party_sites=dict(party_sites),
         changes={p: _expr(change_terms[p]) for p in parties},
+        steps=steps,
+        y_links=y_links,
+        discounts=discounts,
+        served_links=served_links,
     )
     model.build_seconds = time.perf_counter() - t0
     model.n_variables = prob.numVariables()
@@ -586,7 +612,7 @@ def run_solver(
         optimal=optimal,
         gap=mip_gap,
         seconds=seconds,
-        solver=type(solver).__name__,
+        solver="HiGHS" if isinstance(solver, pulp.HiGHS) else type(solver).__name__,
         objective=objective,
         outcome=outcome,
     )
@@ -603,8 +629,12 @@ def solve_stages(
     *,
     verbose: bool = False,
     deadline: float | None = None,
+    started: bool = False,
 ) -> StageResult:
     """Priority, then quality, then cost: each stage's optimum fixed for the next.
+
+    ``started``: the variables already hold a plan (:func:`set_start`) that the
+    first stage starts from.
 
     With the quality objective a cost solve comes first: its plan is within the
     budget, so it starts the quality stage from a feasible plan (a budget row
@@ -638,7 +668,7 @@ def solve_stages(
             time_limit=max(left, 0.5),
             gap=scenario.mip_gap,
             verbose=verbose,
-            warm_start=i > 0,
+            warm_start=i > 0 or started,
         )
         total_seconds += result.seconds
         if not result.has_solution:
@@ -686,6 +716,36 @@ def chosen_bundles(model: PlanningModel) -> dict[str, Bundle | None]:
                     assert pair is not None
                     choice[site_id] = with_wifi(pair, wifi)
     return choice
+
+
+def set_start(model: PlanningModel, start: Mapping[int, Mapping[tuple[int, int], int]]) -> None:
+    """Give every variable of ``model`` its value in the plan ``start``.
+
+    ``start`` maps a profile's index to its sites per (pair index, wifi index
+    or -1), as :func:`procurement.incumbent.find_start` returns it. The values
+    are what the solver is handed as a first plan (see :class:`_WarmStartHiGHS`).
+    """
+    for var in model.prob.variables():
+        var.varValue = 0.0
+    for g, (row, classes) in enumerate(zip(model.x, model.wifi, strict=True)):
+        combos = start.get(g, {})
+        class_of = {var: c for c, (members, _) in enumerate(classes) for var in members}
+        for (j, o), sites in combos.items():
+            row[j].varValue = (row[j].varValue or 0.0) + sites
+            if o >= 0:
+                t, _ = classes[class_of[row[j]]][1][o]
+                t.varValue = (t.varValue or 0.0) + sites
+    for served, sites in model.served_links:
+        served.varValue = pulp.value(sites)
+    for y, uses in model.y_links:
+        y.varValue = pulp.value(uses)
+    for key, n_expr in model.site_count.items():
+        n = pulp.value(n_expr)
+        model.used[key].varValue = 1.0 if n > 0.5 else 0.0
+        for z, m, _ in model.steps.get(key, ()):
+            z.varValue = 1.0 if n >= m - 0.5 else 0.0
+    for disc, delta, recurring, z in model.discounts:
+        disc.varValue = delta * pulp.value(recurring) * (z.varValue or 0.0)
 
 
 # --------------------------------------------------------------------------- the API
@@ -820,6 +880,44 @@ def _merge_outcomes(outcomes: Sequence[StageResult]) -> StageResult:
     )
 
 
+def _start_from_search(
+    model: PlanningModel,
+    ctx: _Context,
+    solver: str,
+    exclude_supplier_sets: Sequence[frozenset[str]],
+    supplier_site_limits: Mapping[str, int] | None,
+) -> bool:
+    """Hand the solver a first plan from the local search, where one is likely to fit.
+
+    The search knows costs, fees and tiers but no scenario rule that limits
+    suppliers or leaves sites unserved; with such rules its plan would mostly
+    be refused, so none is offered. A plan over budget is simply refused by
+    the solver, which then starts without it.
+    """
+    s = ctx.scenario
+    if (
+        solver != "highs"
+        or s.allow_partial
+        or exclude_supplier_sets
+        or supplier_site_limits
+        or any(
+            v is not None
+            for v in (
+                s.max_suppliers,
+                s.min_suppliers,
+                s.max_supplier_share,
+                s.max_supplier_changes,
+            )
+        )
+    ):
+        return False
+    start = find_start(model.profiles, ctx.builder.terms, seconds=min(2.0, s.time_limit_s / 10))
+    if start is None:
+        return False
+    set_start(model, start)
+    return True
+
+
 def _solve_parties(
     ctx: _Context,
     profiles: list[Profile],
@@ -853,7 +951,14 @@ def _solve_parties(
             supplier_site_limits=supplier_site_limits,
         )
         models.append(model)
-        outcomes.append(solve_stages(model, scenario, solver, verbose=verbose, deadline=deadline))
+        started = _start_from_search(
+            model, ctx, solver, exclude_supplier_sets, supplier_site_limits
+        )
+        outcomes.append(
+            solve_stages(
+                model, scenario, solver, verbose=verbose, deadline=deadline, started=started
+            )
+        )
         if not outcomes[-1].has_solution:
             break
     return models, _merge_outcomes(outcomes)

@@ -61,7 +61,9 @@ FIELDS = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 10_000), n_orgs=st.integers(1, 3), fields=FIELDS)
 def test_profiles_agree_with_a_per_site_model(
     catalog, tmp_path_factory, monkeypatch, seed, n_orgs, fields
@@ -85,7 +87,9 @@ def test_profiles_agree_with_a_per_site_model(
     _same_optimum(fast, plain, sites)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     seed=st.integers(0, 10_000),
     route=st.sampled_from(["solo", "central"]),
@@ -110,7 +114,8 @@ def test_parties_solved_apart_agree_with_one_model(
         cost = {o.organisation: o.cost for o in alone.organisations}
         orgs = [
             o.model_copy(update={"budget": round(cost[o.organisation] * budget_factor, 2)})
-            if i % 2 == 0 else o
+            if i % 2 == 0
+            else o
             for i, o in enumerate(orgs)
         ]
     split = optimiser.solve(catalog, sites, scn, orgs, explain=False)

@@ -1,0 +1,169 @@
+"""The local search that hands the MILP its first plan.
+
+The search is a heuristic, so its plans are checked, not trusted: every start
+must be a complete plan that satisfies every row of the model it is loaded
+into, and the model must value it at exactly what the SPEC's pricing charges
+for the same links (so the tier binaries and discounts it sets are the ones
+the plan earns). The MILP's own optimum is never worse than the start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulp
+import pytest
+from conftest import catalog as make_catalog
+from conftest import offering, scenario, site, supplier
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from procurement import optimiser
+from procurement.costing import price
+from procurement.generate import generate_portfolio, write_portfolio
+from procurement.incumbent import find_start
+from procurement.inputs import load_catalog, load_organisations, load_scenario, load_sites
+from procurement.models import VolumeTier
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def sample_catalog():
+    return load_catalog(ROOT / "catalog")
+
+
+def _loaded(cat, sites, scn, orgs=None):
+    ctx = optimiser._context(cat, sites, scn, orgs, None)
+    profiles = optimiser.build_profiles(ctx.sites, ctx.scenario, ctx.builder)
+    model = optimiser.build_model(
+        profiles,
+        ctx.builder.terms,
+        ctx.scenario,
+        total_budget=None,
+        party_budgets={},
+    )
+    start = find_start(profiles, ctx.builder.terms)
+    assert start is not None
+    optimiser.set_start(model, start)
+    return ctx, profiles, model, start
+
+
+def _assert_valid_start(ctx, profiles, model, start) -> None:
+    for g, profile in enumerate(profiles):
+        assert sum(start.get(g, {}).values()) == profile.count  # every site served once
+    broken = [name for name, c in model.prob.constraints.items() if not c.valid(1e-6)]
+    assert broken == []
+    for var in model.prob.variables():
+        assert var.lowBound is None or var.varValue >= var.lowBound - 1e-9
+        assert var.upBound is None or var.varValue <= var.upBound + 1e-9
+        if var.cat == pulp.LpInteger:
+            assert var.varValue == round(var.varValue)
+    choice = optimiser.chosen_bundles(model)
+    priced = price(choice, ctx.sites, ctx.organisations, ctx.scenario, ctx.builder.terms)
+    assert pulp.value(model.total_cost) == pytest.approx(priced.total_cost, rel=1e-9, abs=1e-6)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 10_000),
+    n_sites=st.integers(5, 80),
+    n_orgs=st.integers(1, 3),
+    route=st.sampled_from(["solo", "collaborative", "central"]),
+)
+def test_start_is_a_valid_plan_priced_as_the_spec_prices_it(
+    sample_catalog, tmp_path_factory, seed, n_sites, n_orgs, route
+) -> None:
+    out = tmp_path_factory.mktemp("start")
+    write_portfolio(generate_portfolio(n_sites, min(n_orgs, n_sites), seed=seed), out)
+    sites = load_sites(out / "sites.csv")
+    scn = load_scenario(out / "scenario.yaml").model_copy(update={"route": route})
+    orgs = load_organisations(out / "organisations.csv")
+    ctx, profiles, model, start = _loaded(sample_catalog, sites, scn, orgs)
+    _assert_valid_start(ctx, profiles, model, start)
+    # the MILP proves the optimum: the start can only be matched or beaten
+    plan = optimiser.solve(sample_catalog, sites, scn.model_copy(update={"budget": None}))
+    assert plan.total_cost <= pulp.value(model.total_cost) + 0.01
+
+
+def _tiered_market() -> tuple:
+    """Two fibre suppliers: ``cheap`` without tiers, ``volume`` cheaper only at 4+ sites.
+
+    Per site over 12 months: cheap 100 * 12 = 1,200; volume 110 * 12 = 1,320 at
+    list price, 1,320 * 0.85 = 1,122 with its 15% tier at 4 sites.
+    """
+    cheap = supplier("cheap", [offering("cheap-f", monthly_cost=100, install_cost=0)])
+    volume = supplier(
+        "volume",
+        [offering("volume-f", monthly_cost=110, install_cost=0)],
+        volume_discounts=[VolumeTier(min_sites=4, discount=0.15)],
+    )
+    return make_catalog(cheap, volume)
+
+
+def test_search_pushes_a_supplier_over_its_tier_when_that_pays() -> None:
+    """Four sites: all on ``volume`` (4 * 1,122 = 4,488) beats all on ``cheap`` (4,800)."""
+    cat = _tiered_market()
+    sites = [site(f"s{i}", bandwidth_mbps=10) for i in range(4)]
+    ctx, profiles, model, start = _loaded(cat, sites, scenario(term_months=12))
+    _assert_valid_start(ctx, profiles, model, start)
+    assert pulp.value(model.total_cost) == pytest.approx(4 * 1122)
+
+
+def test_search_leaves_a_tier_unreached_when_it_does_not_pay() -> None:
+    """Three sites cannot reach the tier: ``cheap`` it is (3 * 1,200)."""
+    cat = _tiered_market()
+    sites = [site(f"s{i}", bandwidth_mbps=10) for i in range(3)]
+    ctx, profiles, model, start = _loaded(cat, sites, scenario(term_months=12))
+    _assert_valid_start(ctx, profiles, model, start)
+    assert pulp.value(model.total_cost) == pytest.approx(3 * 1200)
+
+
+def test_unlike_sites_share_a_tier() -> None:
+    """Three plain sites and one that only ``volume`` can serve (1 Gbps).
+
+    ``big`` is on ``volume`` in any plan; the plain sites joining it lift
+    ``volume`` to its 4-site tier, which beats buying them from ``cheap``.
+    """
+    cheap = supplier("cheap", [offering("cheap-f", monthly_cost=100, install_cost=0)])
+    volume = supplier(
+        "volume",
+        [
+            offering("volume-f", monthly_cost=110, install_cost=0),
+            offering("volume-big", monthly_cost=200, install_cost=0, download_mbps=1000),
+        ],
+        volume_discounts=[VolumeTier(min_sites=4, discount=0.15)],
+    )
+    cat = make_catalog(cheap, volume)
+    sites = [site(f"s{i}", bandwidth_mbps=10) for i in range(3)]
+    sites.append(site("big", bandwidth_mbps=900))
+    ctx, profiles, model, start = _loaded(cat, sites, scenario(term_months=12))
+    _assert_valid_start(ctx, profiles, model, start)
+    all_volume = (3 * 110 + 200) * 12 * 0.85
+    split = 3 * 1200 + 200 * 12
+    assert all_volume < split
+    assert pulp.value(model.total_cost) == pytest.approx(all_volume)
+
+
+def test_search_closes_a_supplier_whose_fees_outweigh_its_saving() -> None:
+    """``pricey-fees`` is 10 a month cheaper per site but charges 1,000 in fees.
+
+    Two sites save 2 * 10 * 12 = 240 < 1,000: both stay with ``cheap``.
+    """
+    cheap = supplier("cheap", [offering("cheap-f", monthly_cost=100, install_cost=0)])
+    fees = supplier(
+        "pricey-fees",
+        [offering("fees-f", monthly_cost=90, install_cost=0)],
+        fees={"onboarding": 1000, "annual_management": 0},
+    )
+    cat = make_catalog(cheap, fees)
+    sites = [site(f"s{i}", bandwidth_mbps=10) for i in range(2)]
+    ctx, profiles, model, start = _loaded(cat, sites, scenario(term_months=12))
+    _assert_valid_start(ctx, profiles, model, start)
+    assert pulp.value(model.total_cost) == pytest.approx(2 * 1200)
+
+
+def test_no_start_without_options() -> None:
+    assert find_start([], {}) is None
