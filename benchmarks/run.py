@@ -278,6 +278,17 @@ DISTINCT_KEY = ("region", "resilience", "min_availability_pct", "technologies",
                 "allow_4g_primary", "uncontended")
 
 
+def _clear_budgets(path: Path) -> None:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        fields = list(reader.fieldnames or [])
+        rows = [{**row, "budget": ""} for row in reader]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def make_distinct(folder: Path) -> int:
     """Make every site of ``folder/sites.csv`` a requirement of its own; return the distinct rows.
 
@@ -288,6 +299,10 @@ def make_distinct(folder: Path) -> int:
     site's technologies and availability, so every site stays feasible wherever
     the catalogue sells Wi-Fi. A stress portfolio, not a realistic one: the
     largest group has a few hundred sites and so a few hundred access points.
+
+    The generator's organisation budgets were set for the original Wi-Fi, so
+    they are cleared: the case measures solving distinct sites, not running
+    out of budget (with them every plan was over budget and so infeasible).
     """
     path = folder / "sites.csv"
     with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -303,6 +318,7 @@ def make_distinct(folder: Path) -> int:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
+    _clear_budgets(folder / "organisations.csv")
     return len({(*(r.get(k, "") for k in DISTINCT_KEY), r["wifi_aps"]) for r in rows})
 
 
