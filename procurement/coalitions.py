@@ -49,14 +49,19 @@ import numpy as np
 import pulp
 
 from procurement.costing import price
+from procurement.incumbent import find_start
 from procurement.models import Catalog, Organisation, Route, Scenario, Site
 from procurement.optimiser import (
+    HighsSolver,
     build_model,
     build_profiles,
     chosen_bundles,
     make_solver,
+    search_fits,
+    set_start,
     solve,
     solver_output_to_stderr,
+    without_gc,
 )
 from procurement.options import Bundle, BundleBuilder, eligible_suppliers, term_months
 from procurement.plan import Plan
@@ -137,7 +142,7 @@ class CoalitionOutcome:
 # ------------------------------------------------------------------- solver with a MIP start
 
 
-class _StartingHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
+class _StartingHiGHS(HighsSolver):
     """PuLP's in-process HiGHS, handing HiGHS a (partial) MIP start first.
 
     ``start`` maps variables to values; HiGHS completes the variables left out
@@ -165,6 +170,7 @@ class _StartingHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
         return status
 
 
+@without_gc
 def _solve_with_start(
     prob: pulp.LpProblem,
     solver_name: str,
@@ -180,7 +186,7 @@ def _solve_with_start(
     """
     solver = make_solver(solver_name, time_limit=time_limit, gap=gap, verbose=False)
     if start:
-        if type(solver) is pulp.HiGHS:
+        if type(solver) is HighsSolver:
             # same options, plus the start: the subclass only adds the hand-over
             solver.__class__ = _StartingHiGHS
             solver.start = start
@@ -369,8 +375,15 @@ class CoalitionEngine:
         )
         model.prob.sense = pulp.LpMinimize
         model.prob.setObjective(model.total_cost)
-        start = self._best_start(members, starts)
+        start, start_cost = self._best_start(members, starts)
         values = None if start is None else _start_values(model, start, self)
+        if search_fits(self.scenario):
+            # the local search's plan, where it beats the best union of sub-coalitions
+            found = find_start(profiles, self.builder.terms, seconds=1.0)
+            if found is not None:
+                set_start(model, found)
+                if values is None or pulp.value(model.total_cost) < start_cost - 1e-6:
+                    values = {var: var.varValue for var in model.prob.variables()}
         status = _solve_with_start(
             model.prob,
             self.solver,
@@ -391,7 +404,10 @@ class CoalitionEngine:
         outcome = CoalitionOutcome(mask, priced.total_cost, status, time.perf_counter() - t0, warm)
         return outcome, choice
 
-    def _best_start(self, members: np.ndarray, starts: Sequence[np.ndarray]) -> np.ndarray | None:
+    def _best_start(
+        self, members: np.ndarray, starts: Sequence[np.ndarray]
+    ) -> tuple[np.ndarray | None, float]:
+        """The cheapest of ``starts`` that covers exactly ``members``, and its cost."""
         best, best_cost = None, math.inf
         for start in starts:
             if not np.array_equal(np.flatnonzero(start[:, 0] >= 0), members):
@@ -399,7 +415,7 @@ class CoalitionEngine:
             cost = self.choice_cost(start)
             if cost < best_cost:
                 best, best_cost = start, cost
-        return best
+        return best, best_cost
 
     # ----------------------------------------------------------------- route plans
 

@@ -34,13 +34,16 @@ stage's optimum is fixed as a constraint for the next.
 from __future__ import annotations
 
 import contextlib
+import functools
+import gc
 import math
 import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import pulp
@@ -78,6 +81,9 @@ from procurement.plan import (
     PlanStatus,
 )
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 SOLVERS = ("highs", "cbc")
 #: Families of scenario constraints that diagnosis may relax one at a time.
 RELAXABLE = (
@@ -88,6 +94,28 @@ RELAXABLE = (
     "max_supplier_share",
     "max_supplier_changes",
 )
+
+
+def without_gc(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` with Python's cyclic garbage collector paused.
+
+    Building a model allocates millions of small PuLP objects (no cycles),
+    and each collection then walks all of them: at 400,000 variables the
+    collector took a third of the build. Reference counting still frees
+    everything; the collector resumes (and catches up) afterwards.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return wrapper
 
 
 # --------------------------------------------------------------------------- profiles
@@ -156,6 +184,9 @@ def build_profiles(
 
 # --------------------------------------------------------------------------- the model
 
+#: A (variable, coefficient) term of a linear expression.
+Term = tuple[pulp.LpVariable, float]
+
 
 @dataclass
 class PlanningModel:
@@ -180,16 +211,14 @@ class PlanningModel:
     steps: dict[tuple[str, str], list[tuple[pulp.LpVariable, int, float]]] = field(
         default_factory=dict
     )
-    #: per profile and supplier: (y, the expression y must equal)
-    y_links: list[tuple[pulp.LpVariable, pulp.LpAffineExpression]] = field(default_factory=list)
-    #: per profile, supplier and tier: (discount variable, step, profile recurring, z)
-    discounts: list[tuple[pulp.LpVariable, float, pulp.LpAffineExpression, pulp.LpVariable]] = (
-        field(default_factory=list)
-    )
-    #: per profile when partial service is allowed: (served variable, sites served)
-    served_links: list[tuple[pulp.LpVariable, pulp.LpAffineExpression]] = field(
+    #: per profile and supplier: (y, the (variable, coefficient) terms y must equal)
+    y_links: list[tuple[pulp.LpVariable, list[Term]]] = field(default_factory=list)
+    #: per profile, supplier and tier: (discount variable, step, profile recurring terms, z)
+    discounts: list[tuple[pulp.LpVariable, float, list[Term], pulp.LpVariable]] = field(
         default_factory=list
     )
+    #: per profile when partial service is allowed: (served variable, sites served terms)
+    served_links: list[tuple[pulp.LpVariable, list[Term]]] = field(default_factory=list)
     build_seconds: float = 0.0
     n_variables: int = 0
     n_constraints: int = 0
@@ -209,6 +238,24 @@ def _expr(
     return pulp.LpAffineExpression(coefficients, constant=constant)
 
 
+EQ, LE, GE = pulp.LpConstraintEQ, pulp.LpConstraintLE, pulp.LpConstraintGE
+
+
+def _row(
+    prob: pulp.LpProblem,
+    terms: list[tuple[pulp.LpVariable, float]],
+    sense: int,
+    rhs: float,
+    name: str,
+) -> None:
+    """Add ``sum(coef * var) (sense) rhs`` built in one go.
+
+    PuLP's operators copy the expression at every ``-`` and ``*``; at a
+    quarter of a million rows those copies cost more than the solve.
+    """
+    prob.addConstraint(pulp.LpConstraint(_expr(terms), sense, name, rhs))
+
+
 def _tier_steps(terms: SupplierTerms, reach: int) -> list[tuple[int, float]]:
     """Reachable tiers as increments: (min_sites, extra discount over the tier below)."""
     steps: list[tuple[int, float]] = []
@@ -220,6 +267,7 @@ def _tier_steps(terms: SupplierTerms, reach: int) -> list[tuple[int, float]]:
     return steps
 
 
+@without_gc
 def build_model(
     profiles: list[Profile],
     terms: dict[str, SupplierTerms],
@@ -250,7 +298,7 @@ def build_model(
     serve, e.g. what it can install within a transition horizon.
     """
     t0 = time.perf_counter()
-    prob = pulp.LpProblem("hscn_plan", pulp.LpMinimize)
+    prob = PlanningProblem("hscn_plan", pulp.LpMinimize)
     allow_partial = scenario.allow_partial
 
     # pass 1: which suppliers each profile may use, and how many sites could use each
@@ -275,6 +323,8 @@ def build_model(
                 (prob.add_variable(f"tier_{i}_{k}", cat=pulp.LpBinary), m, delta)
                 for k, (m, delta) in enumerate(_tier_steps(t, reach[key]))
             ]
+
+    tiered_keys = {key for key, key_steps in steps.items() if key_steps}
 
     # pass 2: pair counts, the wifi transport and the per-profile rows
     x: list[list[pulp.LpVariable]] = []
@@ -302,7 +352,7 @@ def build_model(
         most_wifi: dict[str, float] = defaultdict(float)
 
         def tiered(supplier_id: str, party: str = party) -> bool:
-            return bool(steps.get((party, supplier_id)))
+            return (party, supplier_id) in tiered_keys
 
         for var, pair in zip(row, profile.pairs, strict=True):
             cost = 0.0
@@ -322,12 +372,11 @@ def build_model(
                 and pair.primary_supplier != profile.current_supplier
             ):
                 change_terms[party].append((var, 1))
-        site_sum = _expr([(v, 1) for v in row])
-        prob += ((site_sum <= n) if allow_partial else (site_sum == n), f"serve_{g}")
+        _row(prob, [(v, 1) for v in row], LE if allow_partial else EQ, n, f"serve_{g}")
         if allow_partial:
             served = prob.add_variable(f"served_{g}", lowBound=0, upBound=n)
-            prob += (served - site_sum == 0, f"served_{g}")
-            served_links.append((served, site_sum))
+            _row(prob, [(served, 1)] + [(v, -1) for v in row], EQ, 0, f"served_{g}")
+            served_links.append((served, [(v, 1.0) for v in row]))
             party_served_terms[party].append((served, 1))
 
         classes_out: list = []
@@ -350,8 +399,11 @@ def build_model(
                     if w.recurring_list and tiered(w.supplier_id):
                         recurring[w.supplier_id].append((t, w.recurring_list))
                         most_wifi[w.supplier_id] = max(most_wifi[w.supplier_id], w.recurring_list)
-                prob += (
-                    _expr([(t, 1) for t, _ in transport] + [(v, -1) for v in members]) == 0,
+                _row(
+                    prob,
+                    [(t, 1) for t, _ in transport] + [(v, -1) for v in members],
+                    EQ,
+                    0,
                     f"wifi_{g}_{c}",
                 )
                 classes_out.append((members, transport))
@@ -361,33 +413,56 @@ def build_model(
             key = (party, supplier_id)
             y = prob.add_variable(f"y_{g}_{supplier_id}", lowBound=0, upBound=n)
             y_terms[key].append((y, 1))
-            uses_expr = _expr(uses[supplier_id])
-            y_links.append((y, uses_expr))
-            prob += (y - uses_expr == 0, f"count_{g}_{supplier_id}")
+            y_links.append((y, uses[supplier_id]))
+            _row(
+                prob,
+                [(y, 1)] + [(v, -c) for v, c in uses[supplier_id]],
+                EQ,
+                0,
+                f"count_{g}_{supplier_id}",
+            )
             # strong fixed-charge link: no fees paid by a sliver of u in the LP
-            prob += (y - n * used[key] <= 0, f"use_{g}_{supplier_id}")
+            _row(prob, [(y, 1), (used[key], -n)], LE, 0, f"use_{g}_{supplier_id}")
             # this profile's discount from p: only as far as p's tier is reached
             if not recurring[supplier_id]:
                 continue
-            r_g = _expr(recurring[supplier_id])
             per_site = most_pair[supplier_id] + most_wifi[supplier_id]
             for z, _, delta in steps.get(key, ()):
                 disc = prob.add_variable(f"disc_{n_disc}", lowBound=0)
-                prob += (disc - delta * r_g <= 0, f"drate_{n_disc}")
-                prob += (disc - delta * n * per_site * z <= 0, f"dtier_{n_disc}")
-                discounts.append((disc, delta, r_g, z))
+                _row(
+                    prob,
+                    [(disc, 1)] + [(v, -delta * c) for v, c in recurring[supplier_id]],
+                    LE,
+                    0,
+                    f"drate_{n_disc}",
+                )
+                _row(prob, [(disc, 1), (z, -delta * n * per_site)], LE, 0, f"dtier_{n_disc}")
+                discounts.append((disc, delta, recurring[supplier_id], z))
                 cost_terms[party].append((disc, -1))
                 n_disc += 1
 
     site_count = {key: _expr(pairs) for key, pairs in y_terms.items()}
     for i, key in enumerate(sorted(site_count)):
         n_expr = site_count[key]
-        previous = None
-        for k, (z, m, _) in enumerate(steps.get(key, ())):
-            prob += (n_expr - m * z >= 0, f"tier_reach_{i}_{k}")
-            if previous is not None:
-                prob += (z - previous <= 0, f"tier_order_{i}_{k}")
-            previous = z
+        # tiers are reached in order, and the sites reach the highest one taken:
+        # n >= sum_k (m_k - m_{k-1}) z_k (with ordered binaries, the highest
+        # tier's threshold; tighter in the LP than n >= m_k z_k tier by tier)
+        key_steps = steps.get(key, ())
+        if key_steps:
+            reach = [(y, -1.0) for y, _ in y_terms[key]]
+            below = 0
+            for z, m, _ in key_steps:
+                reach.append((z, m - below))
+                below = m
+            _row(prob, reach, LE, 0, f"tier_reach_{i}")
+        for k in range(1, len(key_steps)):
+            _row(
+                prob,
+                [(key_steps[k][0], 1), (key_steps[k - 1][0], -1)],
+                LE,
+                0,
+                f"tier_order_{i}_{k}",
+            )
         # used only when really used: needed where being "used" could pay
         # (a minimum number of suppliers, or dodging a shortlist's no-good cut)
         if exclude_supplier_sets or (
@@ -520,24 +595,104 @@ def solver_output_to_stderr(verbose: bool = False) -> Iterator[None]:
         os.close(target)
 
 
-class _WarmStartHiGHS(pulp.HiGHS):
-    """HiGHS given the variables' current values as a starting plan.
+class PlanningProblem(pulp.LpProblem):
+    """A PuLP problem that lists its variables once, not on every request.
 
-    PuLP 3.3 has no warm start for HiGHS; a later stage of a lexicographic
-    solve (or the quality stage after a cost solve) starts from a plan that
-    is already feasible, which spares HiGHS the search for a first one.
+    PuLP rebuilds ``variables()`` by walking every row each time it is asked,
+    and a solve asks several times: at a few hundred thousand variables that
+    walking cost more than the solve. The list is kept until a row is added
+    or the objective replaced (the only ways a variable can join), and its
+    order is PuLP's own, so solver column indices stay the same.
     """
 
-    def callSolver(self, lp: pulp.LpProblem) -> None:
-        indices, values = [], []
-        for var in lp.variables():
-            if var.varValue is not None:
-                indices.append(var.index)
-                values.append(var.varValue)
-        if indices:
-            lp.solverModel.setSolution(
-                len(indices), np.asarray(indices, dtype=np.int32), np.asarray(values)
+    _known: list[pulp.LpVariable] | None = None
+    _known_at: tuple[int, int] = (-1, -1)
+
+    def variables(self) -> list[pulp.LpVariable]:
+        stamp = (len(self._constraints), id(self.objective))
+        if self._known is None or self._known_at != stamp:
+            self._known = super().variables()
+            self._known_at = stamp
+        return self._known
+
+
+class HighsSolver(pulp.HiGHS):
+    """PuLP's in-process HiGHS, handed the whole model in a few array calls.
+
+    PuLP adds columns and rows one call at a time and sets integrality per
+    column, which at national scale took longer than HiGHS's own solve.
+    ``warm_start`` also gives HiGHS the variables' current values as a
+    starting plan (PuLP 3.3 has no warm start for HiGHS): a later stage of a
+    lexicographic solve, or a plan from :mod:`procurement.incumbent`, spares
+    HiGHS the search for a first plan.
+    """
+
+    warm_start = False
+
+    def buildSolverModel(self, lp: pulp.LpProblem) -> None:
+        import highspy
+
+        inf = highspy.kHighsInf
+        highs = lp.solverModel
+        variables = lp.variables()
+        sign = -1.0 if lp.sense == pulp.LpMaximize else 1.0
+        objective = lp.objective or {}
+        n = len(variables)
+        cost = np.empty(n)
+        lower = np.empty(n)
+        upper = np.empty(n)
+        integer: list[int] = []
+        for i, var in enumerate(variables):
+            var.index = i
+            cost[i] = sign * objective.get(var, 0.0)
+            lower[i] = -inf if var.lowBound is None else var.lowBound
+            upper[i] = inf if var.upBound is None else var.upBound
+            if var.cat == pulp.LpInteger:
+                integer.append(i)
+        highs.addCols(n, cost, lower, upper, 0, np.zeros(n, dtype=np.int32), [], [])
+        if integer and self.mip:
+            highs.changeColsIntegrality(
+                len(integer),
+                np.asarray(integer, dtype=np.int32),
+                np.full(len(integer), highspy.HighsVarType.kInteger.value, dtype=np.uint8),
             )
+        starts: list[int] = []
+        index: list[int] = []
+        value: list[float] = []
+        row_lower: list[float] = []
+        row_upper: list[float] = []
+        for i, constraint in enumerate(lp._constraints.values()):
+            constraint.index = i
+            starts.append(len(index))
+            for var, coefficient in constraint.items():
+                if coefficient != 0:
+                    index.append(var.index)
+                    value.append(coefficient)
+            lb, ub = constraint.getLb(), constraint.getUb()
+            row_lower.append(-inf if lb is None else lb)
+            row_upper.append(inf if ub is None else ub)
+        if starts:
+            highs.addRows(
+                len(starts),
+                np.asarray(row_lower),
+                np.asarray(row_upper),
+                len(index),
+                np.asarray(starts, dtype=np.int32),
+                np.asarray(index, dtype=np.int32),
+                np.asarray(value),
+            )
+
+    def callSolver(self, lp: pulp.LpProblem) -> None:
+        if self.warm_start:
+            indices, values = [], []
+            for var in lp.variables():
+                if var.varValue is not None:
+                    indices.append(var.index)
+                    values.append(var.varValue)
+            if indices:
+                lp.solverModel.setSolution(
+                    len(indices), np.asarray(indices, dtype=np.int32), np.asarray(values)
+                )
         lp.solverModel.run()
 
 
@@ -552,8 +707,10 @@ def make_solver(
     if name == "highs":
         # presolve off: the model is already reduced (profiles, pruned options)
         # and HiGHS's presolve cost more than it saved on every portfolio measured
-        cls = _WarmStartHiGHS if warm_start else pulp.HiGHS
-        solver = cls(msg=verbose, timeLimit=max(time_limit, 0.01), gapRel=gap, presolve="off")
+        solver = HighsSolver(
+            msg=verbose, timeLimit=max(time_limit, 0.01), gapRel=gap, presolve="off"
+        )
+        solver.warm_start = warm_start
         if solver.available():
             return solver
     return pulp.PULP_CBC_CMD(msg=verbose, timeLimit=max(time_limit, 1), gapRel=gap)
@@ -571,6 +728,7 @@ class StageResult:
     outcome: str = ""
 
 
+@without_gc
 def run_solver(
     prob: pulp.LpProblem,
     solver_name: str,
@@ -691,6 +849,7 @@ def solve_stages(
     return result
 
 
+@without_gc
 def chosen_bundles(model: PlanningModel) -> dict[str, Bundle | None]:
     """Hand the chosen counts back out to concrete sites, in site-id order."""
 
@@ -718,12 +877,13 @@ def chosen_bundles(model: PlanningModel) -> dict[str, Bundle | None]:
     return choice
 
 
+@without_gc
 def set_start(model: PlanningModel, start: Mapping[int, Mapping[tuple[int, int], int]]) -> None:
     """Give every variable of ``model`` its value in the plan ``start``.
 
     ``start`` maps a profile's index to its sites per (pair index, wifi index
     or -1), as :func:`procurement.incumbent.find_start` returns it. The values
-    are what the solver is handed as a first plan (see :class:`_WarmStartHiGHS`).
+    are what the solver is handed as a first plan (see :class:`HighsSolver`).
     """
     for var in model.prob.variables():
         var.varValue = 0.0
@@ -735,17 +895,21 @@ def set_start(model: PlanningModel, start: Mapping[int, Mapping[tuple[int, int],
             if o >= 0:
                 t, _ = classes[class_of[row[j]]][1][o]
                 t.varValue = (t.varValue or 0.0) + sites
+
+    def value(terms: list[Term]) -> float:
+        return sum((var.varValue or 0.0) * coef for var, coef in terms)
+
     for served, sites in model.served_links:
-        served.varValue = pulp.value(sites)
+        served.varValue = value(sites)
     for y, uses in model.y_links:
-        y.varValue = pulp.value(uses)
+        y.varValue = value(uses)
     for key, n_expr in model.site_count.items():
         n = pulp.value(n_expr)
         model.used[key].varValue = 1.0 if n > 0.5 else 0.0
         for z, m, _ in model.steps.get(key, ()):
             z.varValue = 1.0 if n >= m - 0.5 else 0.0
     for disc, delta, recurring, z in model.discounts:
-        disc.varValue = delta * pulp.value(recurring) * (z.varValue or 0.0)
+        disc.varValue = delta * value(recurring) * (z.varValue or 0.0)
 
 
 # --------------------------------------------------------------------------- the API
@@ -880,6 +1044,22 @@ def _merge_outcomes(outcomes: Sequence[StageResult]) -> StageResult:
     )
 
 
+def search_fits(scenario: Scenario) -> bool:
+    """Whether the local search's plan is likely to satisfy the scenario's rules.
+
+    It serves every site and ignores rules on suppliers and changes.
+    """
+    return not scenario.allow_partial and all(
+        v is None
+        for v in (
+            scenario.max_suppliers,
+            scenario.min_suppliers,
+            scenario.max_supplier_share,
+            scenario.max_supplier_changes,
+        )
+    )
+
+
 def _start_from_search(
     model: PlanningModel,
     ctx: _Context,
@@ -895,21 +1075,7 @@ def _start_from_search(
     the solver, which then starts without it.
     """
     s = ctx.scenario
-    if (
-        solver != "highs"
-        or s.allow_partial
-        or exclude_supplier_sets
-        or supplier_site_limits
-        or any(
-            v is not None
-            for v in (
-                s.max_suppliers,
-                s.min_suppliers,
-                s.max_supplier_share,
-                s.max_supplier_changes,
-            )
-        )
-    ):
+    if solver != "highs" or exclude_supplier_sets or supplier_site_limits or not search_fits(s):
         return False
     start = find_start(model.profiles, ctx.builder.terms, seconds=min(2.0, s.time_limit_s / 10))
     if start is None:
