@@ -36,12 +36,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-
 import procurement
+from procurement.lazy import LazyModule
+
+if TYPE_CHECKING:
+    import openpyxl
+    import pandas as pd
+else:
+    pd = LazyModule("pandas")
+    openpyxl = LazyModule("openpyxl")
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -59,12 +62,33 @@ PERCENT_FORMAT = "0.0%"
 #: Column (or summary item) names that hold GBP amounts, across every result type.
 MONEY_COLUMNS: frozenset[str] = frozenset(
     {
-        "one_off", "recurring_list", "recurring", "discount", "fees", "cost",
-        "total_cost", "budget", "headroom", "baseline", "baseline_cost",
-        "baseline_saving", "saving", "monthly_cost", "current_monthly_cost",
-        "runner_up_extra_cost", "extra_cost", "solo_cost", "allocated_cost",
-        "std_error", "delta_vs_best", "plan_total_cost", "total", "spend",
-        "collaborative_vs_solo", "central_vs_solo", "cheapest_cost",
+        "one_off",
+        "recurring_list",
+        "recurring",
+        "discount",
+        "fees",
+        "cost",
+        "total_cost",
+        "budget",
+        "headroom",
+        "baseline",
+        "baseline_cost",
+        "baseline_saving",
+        "saving",
+        "monthly_cost",
+        "current_monthly_cost",
+        "runner_up_extra_cost",
+        "extra_cost",
+        "solo_cost",
+        "allocated_cost",
+        "std_error",
+        "delta_vs_best",
+        "plan_total_cost",
+        "total",
+        "spend",
+        "collaborative_vs_solo",
+        "central_vs_solo",
+        "cheapest_cost",
     }
 )
 #: Column (or summary item) names that hold fractions to show as percentages.
@@ -157,6 +181,9 @@ def _write_sheet(
     """
     df = neutralise_frame(df)
     columns = [str(c) for c in df.columns]
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     bold = Font(bold=True)
     widths = [len(c) for c in columns]
     key_value = columns[:2] == ["item", "value"]
@@ -181,8 +208,10 @@ def _write_sheet(
             else:
                 cell.value = value
                 fmt = row_format if key_value and j == 2 else column_formats[j - 1]
-                if fmt is not None and isinstance(value, int | float) and not isinstance(
-                    value, bool
+                if (
+                    fmt is not None
+                    and isinstance(value, int | float)
+                    and not isinstance(value, bool)
                 ):
                     cell.number_format = fmt
                 shown = len(f"{value:,.2f}") + 2 if isinstance(value, float) else len(str(value))
@@ -198,13 +227,13 @@ def frames_to_workbook(
     frames: Mapping[str, pd.DataFrame],
     money_columns: Collection[str] = MONEY_COLUMNS,
     percent_columns: Collection[str] = PERCENT_COLUMNS,
-) -> Workbook:
+) -> openpyxl.Workbook:
     """A workbook with one sheet per frame, in the mapping's order.
 
     Sheet names are cut to Excel's 31 characters. Returned (not saved) so a
     caller can add charts or notes before :func:`workbook_to_bytes`.
     """
-    wb = Workbook()
+    wb = openpyxl.Workbook()
     wb.remove(wb.active)
     for name, df in frames.items():
         ws = wb.create_sheet(title=_sheet_title(name))
@@ -214,7 +243,7 @@ def frames_to_workbook(
     return wb
 
 
-def workbook_to_bytes(wb: Workbook) -> bytes:
+def workbook_to_bytes(wb: openpyxl.Workbook) -> bytes:
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
@@ -333,8 +362,13 @@ def plan_links_frame(plan: Plan) -> pd.DataFrame:
     links.insert(3, "served", True)
     unserved = pd.DataFrame(
         [
-            {"site_id": s.site_id, "name": s.name, "organisation": s.organisation,
-             "served": False, "role": ""}
+            {
+                "site_id": s.site_id,
+                "name": s.name,
+                "organisation": s.organisation,
+                "served": False,
+                "role": "",
+            }
             for s in plan.sites
             if not s.served
         ],
@@ -345,9 +379,9 @@ def plan_links_frame(plan: Plan) -> pd.DataFrame:
         return links
     table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     order = {s.site_id: i for i, s in enumerate(plan.sites)}
-    table = table.sort_values(
-        "site_id", key=lambda col: col.map(order), kind="stable"
-    ).reset_index(drop=True)
+    table = table.sort_values("site_id", key=lambda col: col.map(order), kind="stable").reset_index(
+        drop=True
+    )
     table["quantity"] = table["quantity"].astype("Int64")  # stays whole beside empty rows
     return table
 
@@ -506,9 +540,17 @@ if TYPE_CHECKING:
 
 #: GBP columns and summary items of a route comparison, beyond :data:`MONEY_COLUMNS`.
 COMPARISON_MONEY_COLUMNS: frozenset[str] = MONEY_COLUMNS | {
-    "solo_total_cost", "collaborative_total_cost", "central_total_cost", "marginal_cost",
-    "joining_saving", "best_without_cost", "best_without_saving", "attributed_cost",
-    "charged", "alone_cost", "excess",
+    "solo_total_cost",
+    "collaborative_total_cost",
+    "central_total_cost",
+    "marginal_cost",
+    "joining_saving",
+    "best_without_cost",
+    "best_without_saving",
+    "attributed_cost",
+    "charged",
+    "alone_cost",
+    "excess",
 }
 
 

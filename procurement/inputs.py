@@ -25,16 +25,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any, TypeAlias, TypeVar, Union, get_args, get_origin
+from typing import IO, TYPE_CHECKING, Any, TypeAlias, TypeVar, Union, get_args, get_origin
 
 import annotated_types
-import pandas as pd
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from procurement.errors import InputError, Problem
+from procurement.lazy import LazyModule
 from procurement.models import (
     SLUG,
     Catalog,
@@ -45,6 +45,11 @@ from procurement.models import (
     Site,
     Technology,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = LazyModule("pandas")
 
 __all__ = [
     "ORGANISATION_COLUMNS",

@@ -12,9 +12,13 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from procurement.cli import common
+from procurement.lazy import LazyModule
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = LazyModule("pandas")
 
 if TYPE_CHECKING:
     from procurement.plan import Plan
