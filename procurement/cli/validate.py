@@ -12,13 +12,17 @@ import argparse
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from procurement.cli import common
 from procurement.errors import InputError, Problem
+from procurement.lazy import LazyModule
 from procurement.models import Catalog, Organisation, Site, Technology
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = LazyModule("pandas")
 
 #: Compliance ending within this many days of today is flagged.
 EXPIRY_WARNING_DAYS = 90
