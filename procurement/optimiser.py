@@ -21,10 +21,15 @@ For each party ``C`` and supplier ``p``:
   :func:`procurement.costing.price` in any case.
 * central route: the framework's flat discount and fees, no tiers.
 
-Solo and central plans are one model with a party per organisation: a
-scenario budget binds the total over all parties and partial service ranks
-sites across parties, so the parties are not independent in general, and the
-block structure costs HiGHS little.
+Solo and central plans have a party per organisation. When nothing links
+the parties (no scenario budget over all of them, no shortlist cut, no
+supplier site limit) each party is solved as a model of its own, which is
+exact and much faster; otherwise they share one model.
+
+Before HiGHS runs, :mod:`procurement.incumbent` finds a plan by local search
+and HiGHS starts from it; HiGHS still proves the optimum. The model reaches
+HiGHS in bulk array calls (:class:`HighsSolver`), not PuLP's column-by-column
+hand-over, which at national scale cost more than the solve.
 
 Objectives are lexicographic and solved in stages: served priority (when
 ``allow_partial``), then quality (objective ``quality``), then cost; each
@@ -1105,7 +1110,12 @@ def _solve_parties(
     deadline = time.perf_counter() + scenario.time_limit_s
     models: list[PlanningModel] = []
     outcomes: list[StageResult] = []
-    for group in groups:
+    # each party gets the time left in proportion to its share of the model
+    # still to solve, so one slow party cannot leave the others no time at all
+    sizes = [sum(len(p.pairs) + len(p.wifis) for p in group) for group in groups]
+    for i, group in enumerate(groups):
+        left = max(deadline - time.perf_counter(), 0.0)
+        group_deadline = time.perf_counter() + left * sizes[i] / max(sum(sizes[i:]), 1)
         parties = {p.party for p in group}
         model = build_model(
             group,
@@ -1122,7 +1132,7 @@ def _solve_parties(
         )
         outcomes.append(
             solve_stages(
-                model, scenario, solver, verbose=verbose, deadline=deadline, started=started
+                model, scenario, solver, verbose=verbose, deadline=group_deadline, started=started
             )
         )
         if not outcomes[-1].has_solution:

@@ -9,10 +9,11 @@ sites, where profiles rarely merge).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from procurement import optimiser
@@ -33,9 +34,15 @@ def _portfolio(tmp: Path, n_sites: int, n_orgs: int, seed: int):
     )
 
 
-@pytest.fixture(scope="module")
-def catalog():
+@functools.cache
+def sample_catalog():
+    """Loaded once, and not a test argument (hypothesis would print all of it)."""
     return load_catalog(CATALOG)
+
+
+def _proven(*plans) -> bool:
+    """Every solve finished: two plans stopped at the time limit need not agree."""
+    return all(p.stats.outcome in ("optimal", "infeasible") for p in plans)
 
 
 def _same_optimum(a, b, sites) -> None:
@@ -56,9 +63,11 @@ FIELDS = st.fixed_dictionaries(
         "max_supplier_share": st.sampled_from([None, None, 0.6]),
         "max_supplier_changes": st.sampled_from([None, None, 3]),
         "allow_partial": st.booleans(),
-        "objective": st.sampled_from(["cost", "cost", "quality"]),
     }
 )
+# The quality objective is left to the brute-force tests: its cost stage can
+# run into the time limit on these portfolios, and two time-limited plans
+# need not agree.
 
 
 @settings(
@@ -66,15 +75,13 @@ FIELDS = st.fixed_dictionaries(
 )
 @given(seed=st.integers(0, 10_000), n_orgs=st.integers(1, 3), fields=FIELDS)
 def test_profiles_agree_with_a_per_site_model(
-    catalog, tmp_path_factory, monkeypatch, seed, n_orgs, fields
+    tmp_path_factory, monkeypatch, seed, n_orgs, fields
 ) -> None:
     """Integer counts over profiles reach the same optimum as one variable set per site."""
     sites, orgs, scn = _portfolio(tmp_path_factory.mktemp("agg"), 24, n_orgs, seed)
-    if fields["objective"] == "quality":
-        fields = {**fields, "budget": 1.0e7}
-    scn = scn.model_copy(update={**fields, "time_limit_s": 60})
+    scn = scn.model_copy(update={**fields, "time_limit_s": 20})
+    catalog = sample_catalog()
     fast = optimiser.solve(catalog, sites, scn, orgs, explain=False)
-    assert fast.stats.profiles < len(sites) or len(sites) == fast.stats.profiles
 
     def per_site(*args, **kwargs):
         return build(*args, **kwargs, aggregate=False)
@@ -84,6 +91,7 @@ def test_profiles_agree_with_a_per_site_model(
     plain = optimiser.solve(catalog, sites, scn, orgs, explain=False)
     monkeypatch.undo()
     assert plain.stats.profiles == len(sites)
+    assume(_proven(fast, plain))
     _same_optimum(fast, plain, sites)
 
 
@@ -98,7 +106,7 @@ def test_profiles_agree_with_a_per_site_model(
     allow_partial=st.booleans(),
 )
 def test_parties_solved_apart_agree_with_one_model(
-    catalog, tmp_path_factory, monkeypatch, seed, route, budget_factor, share, allow_partial
+    tmp_path_factory, monkeypatch, seed, route, budget_factor, share, allow_partial
 ) -> None:
     """Solo and central parties solved one by one give the joint model's optimum.
 
@@ -107,8 +115,14 @@ def test_parties_solved_apart_agree_with_one_model(
     """
     sites, orgs, scn = _portfolio(tmp_path_factory.mktemp("party"), 60, 4, seed)
     scn = scn.model_copy(
-        update={"route": route, "max_supplier_share": share, "allow_partial": allow_partial}
+        update={
+            "route": route,
+            "max_supplier_share": share,
+            "allow_partial": allow_partial,
+            "time_limit_s": 20,
+        }
     )
+    catalog = sample_catalog()
     if budget_factor is not None:
         alone = optimiser.solve(catalog, sites, scn, orgs, explain=False)
         cost = {o.organisation: o.cost for o in alone.organisations}
@@ -122,12 +136,14 @@ def test_parties_solved_apart_agree_with_one_model(
     monkeypatch.setattr(optimiser, "_independent_parties", lambda *a: False)
     joint = optimiser.solve(catalog, sites, scn, orgs, explain=False)
     monkeypatch.undo()
+    assume(_proven(split, joint))
     _same_optimum(split, joint, sites)
     assert split.status in (PlanStatus.OPTIMAL, PlanStatus.PARTIAL, PlanStatus.INFEASIBLE)
 
 
-def test_a_scenario_budget_keeps_the_parties_in_one_model(catalog, tmp_path) -> None:
+def test_a_scenario_budget_keeps_the_parties_in_one_model(tmp_path) -> None:
     """A budget over all parties links them: they are not solved apart."""
+    catalog = sample_catalog()
     sites, orgs, scn = _portfolio(tmp_path, 30, 3, 1)
     ctx = optimiser._context(catalog, sites, scn.model_copy(update={"route": "solo"}), orgs, None)
     assert optimiser._independent_parties(ctx, (), None)
