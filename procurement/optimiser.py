@@ -1110,12 +1110,14 @@ def _solve_parties(
     deadline = time.perf_counter() + scenario.time_limit_s
     models: list[PlanningModel] = []
     outcomes: list[StageResult] = []
-    # each party gets the time left in proportion to its share of the model
-    # still to solve, so one slow party cannot leave the others no time at all
+    # a party may use the time left but for a reserve for the parties after it
+    # (a quarter of their proportional share), so one slow party cannot leave
+    # the others no time at all, nor a quick one leave time unused
     sizes = [sum(len(p.pairs) + len(p.wifis) for p in group) for group in groups]
     for i, group in enumerate(groups):
         left = max(deadline - time.perf_counter(), 0.0)
-        group_deadline = time.perf_counter() + left * sizes[i] / max(sum(sizes[i:]), 1)
+        reserve = 0.25 * left * sum(sizes[i + 1 :]) / max(sum(sizes[i:]), 1)
+        group_deadline = time.perf_counter() + left - reserve
         parties = {p.party for p in group}
         model = build_model(
             group,
