@@ -52,7 +52,7 @@ def _loaded(cat, sites, scn, orgs=None):
 def _assert_valid_start(ctx, profiles, model, start) -> None:
     for g, profile in enumerate(profiles):
         assert sum(start.get(g, {}).values()) == profile.count  # every site served once
-    broken = [name for name, c in model.prob.constraints.items() if not c.valid(1e-6)]
+    broken = [c.name for c in model.prob.constraints() if not c.valid(1e-6)]
     assert broken == []
     for var in model.prob.variables():
         assert var.lowBound is None or var.varValue >= var.lowBound - 1e-9
