@@ -243,12 +243,12 @@ def _expr(
     return pulp.LpAffineExpression(coefficients, constant=constant)
 
 
-EQ, LE, GE = pulp.LpConstraintEQ, pulp.LpConstraintLE, pulp.LpConstraintGE
+EQ, LE = pulp.LpConstraintEQ, pulp.LpConstraintLE
 
 
 def _row(
     prob: pulp.LpProblem,
-    terms: list[tuple[pulp.LpVariable, float]],
+    terms: list[Term],
     sense: int,
     rhs: float,
     name: str,
