@@ -630,9 +630,19 @@ class HighsSolver(pulp.HiGHS):
     starting plan (PuLP 3.3 has no warm start for HiGHS): a later stage of a
     lexicographic solve, or a plan from :mod:`procurement.incumbent`, spares
     HiGHS the search for a first plan.
+
+    The time limit is enforced here too: HiGHS checks its own limit only
+    between steps (a long presolve, symmetry detection or sub-MIP can run
+    past it), so a watchdog cancels the solve at :attr:`stop_after` seconds,
+    and the outcome read back says whether a plan exists at all (PuLP 3.3
+    reports an interrupted solve without one as a feasible plan).
     """
 
     warm_start = False
+    #: wall seconds after which the solve is cancelled; None: no watchdog
+    stop_after: float | None = None
+    #: True when the watchdog cancelled the last solve
+    cancelled = False
 
     def buildSolverModel(self, lp: pulp.LpProblem) -> None:
         import highspy
@@ -698,7 +708,41 @@ class HighsSolver(pulp.HiGHS):
                 lp.solverModel.setSolution(
                     len(indices), np.asarray(indices, dtype=np.int32), np.asarray(values)
                 )
-        lp.solverModel.run()
+        highs = lp.solverModel
+        self.cancelled = False
+        if self.stop_after is None:
+            highs.run()
+            return
+        # highspy runs the solve in a thread and polls a stop flag from its
+        # simplex, IPM and MIP callbacks; the GIL is released while it runs
+        highs.HandleUserInterrupt = True
+        highs.startSolve()
+        finished, _ = highs.wait(self.stop_after)
+        if not finished:
+            highs.cancelSolve()
+            highs.wait()
+            self.cancelled = True
+
+    def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, int]:
+        import highspy
+
+        status, sol_status = super().findSolutionValues(lp)
+        has_plan = lp.solverModel.getInfo().primal_solution_status == int(
+            highspy.kSolutionStatusFeasible
+        )
+        if sol_status == pulp.LpSolutionIntegerFeasible and not has_plan:
+            # stopped (time limit or watchdog) before any feasible plan
+            return pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound
+        return status, sol_status
+
+
+def hard_stop(time_limit: float) -> float:
+    """When the watchdog cancels a solve that HiGHS lets run past ``time_limit``.
+
+    A little slack (10%, at least a second) so HiGHS's own limit, which
+    stops cleanly with its best plan and bound, normally comes first.
+    """
+    return max(time_limit, 0.01) + max(1.0, 0.1 * time_limit)
 
 
 def make_solver(
@@ -716,6 +760,7 @@ def make_solver(
             msg=verbose, timeLimit=max(time_limit, 0.01), gapRel=gap, presolve="off"
         )
         solver.warm_start = warm_start
+        solver.stop_after = hard_stop(time_limit)
         if solver.available():
             return solver
     return pulp.PULP_CBC_CMD(msg=verbose, timeLimit=max(time_limit, 1), gapRel=gap)
@@ -1264,7 +1309,8 @@ def solve(
         total_cost=priced.total_cost,
         breakdown=priced.breakdown,
         quality=priced.quality,
-        gap=outcome.gap if outcome.gap is not None else 0.0,
+        # no proven bound: the plan is only known to be within 100% of the optimum
+        gap=outcome.gap if outcome.gap is not None else (0.0 if outcome.optimal else 1.0),
         solve_seconds=outcome.seconds,
         baseline=priced.baseline,
         sites=priced.sites,

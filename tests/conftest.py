@@ -67,6 +67,20 @@ def scenario(**kw: Any) -> Scenario:
     return Scenario(**base)
 
 
+def cost_model(
+    cat: Catalog, sites: list[Site], scn: Scenario, orgs: list[Organisation] | None = None
+) -> tuple[Any, list[Any], Any]:
+    """(context, profiles, model) of one cost model over every party, no budgets."""
+    from procurement import optimiser
+
+    ctx = optimiser._context(cat, sites, scn, orgs, None)
+    profiles = optimiser.build_profiles(ctx.sites, ctx.scenario, ctx.builder)
+    model = optimiser.build_model(
+        profiles, ctx.builder.terms, ctx.scenario, total_budget=None, party_budgets={}
+    )
+    return ctx, profiles, model
+
+
 def org(oid: str, budget: float | None = None) -> Organisation:
     return Organisation(organisation=oid, budget=budget)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pulp
 import pytest
 from conftest import catalog as make_catalog
-from conftest import offering, scenario, site, supplier
+from conftest import cost_model, offering, scenario, site, supplier
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,15 +34,7 @@ def sample_catalog():
 
 
 def _loaded(cat, sites, scn, orgs=None):
-    ctx = optimiser._context(cat, sites, scn, orgs, None)
-    profiles = optimiser.build_profiles(ctx.sites, ctx.scenario, ctx.builder)
-    model = optimiser.build_model(
-        profiles,
-        ctx.builder.terms,
-        ctx.scenario,
-        total_budget=None,
-        party_budgets={},
-    )
+    ctx, profiles, model = cost_model(cat, sites, scn, orgs)
     start = find_start(profiles, ctx.builder.terms)
     assert start is not None
     optimiser.set_start(model, start)

@@ -1,0 +1,102 @@
+"""The solver's time limit is kept, and a stopped solve reports what it really has.
+
+HiGHS checks its own limit only between steps, so the optimiser also runs a
+watchdog that cancels the solve (``optimiser.hard_stop``). A cancelled or
+time-limited solve must never be reported as optimal, and one stopped before
+any plan must not be reported as having one (PuLP 3.3 maps HiGHS's
+"interrupted" status to a feasible plan whether or not one exists).
+
+The tests make the watchdog fire at once (``hard_stop`` -> 0 s) rather than
+timing anything: they are about outcomes, not speed.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from pathlib import Path
+
+import pulp
+import pytest
+from conftest import cost_model
+
+from procurement import optimiser
+from procurement.generate import generate_portfolio, write_portfolio
+from procurement.incumbent import find_start
+from procurement.inputs import load_catalog, load_organisations, load_scenario, load_sites
+from procurement.plan import PlanStatus
+
+CATALOG = Path(__file__).resolve().parents[1] / "catalog"
+
+
+@functools.cache
+def _case():
+    """200 generated sites of 4 organisations, bought together: about a second to prove."""
+    out = Path(tempfile.mkdtemp(prefix="limits_"))
+    write_portfolio(generate_portfolio(200, 4, seed=3), out)
+    scenario = load_scenario(out / "scenario.yaml").model_copy(update={"route": "collaborative"})
+    return (
+        load_catalog(CATALOG),
+        load_sites(out / "sites.csv"),
+        scenario,
+        load_organisations(out / "organisations.csv"),
+    )
+
+
+def _model():
+    ctx, _, model = cost_model(*_case())
+    model.prob.setObjective(model.total_cost)
+    return ctx, model
+
+
+@pytest.fixture
+def watchdog_fires_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(optimiser, "hard_stop", lambda time_limit: 0.0)
+
+
+def test_the_watchdog_fires_a_little_after_the_time_limit() -> None:
+    assert optimiser.hard_stop(60) == pytest.approx(66)
+    assert optimiser.hard_stop(2) == pytest.approx(3)
+    solver = optimiser.make_solver("highs", time_limit=30, gap=0, verbose=False)
+    assert solver.stop_after == pytest.approx(33)
+
+
+@pytest.mark.usefixtures("watchdog_fires_at_once")
+def test_a_cancelled_solve_without_a_plan_has_no_plan() -> None:
+    _, model = _model()
+    result = optimiser.run_solver(model.prob, "highs", time_limit=60, gap=0, verbose=False)
+    assert result.outcome == "no_solution"
+    assert not result.has_solution and not result.optimal
+
+
+@pytest.mark.usefixtures("watchdog_fires_at_once")
+def test_a_cancelled_solve_keeps_its_start_and_is_not_called_optimal() -> None:
+    ctx, model = _model()
+    start = find_start(model.profiles, ctx.builder.terms, seconds=1.0)
+    assert start is not None
+    optimiser.set_start(model, start)
+    start_cost = pulp.value(model.total_cost)
+    result = optimiser.run_solver(
+        model.prob, "highs", time_limit=60, gap=0, verbose=False, warm_start=True
+    )
+    assert result.outcome == "feasible"
+    assert result.has_solution and not result.optimal
+    assert result.objective == pytest.approx(start_cost)
+
+
+@pytest.mark.usefixtures("watchdog_fires_at_once")
+def test_a_plan_from_a_cancelled_solve_says_it_is_not_proven() -> None:
+    catalog, sites, scenario, orgs = _case()
+    plan = optimiser.solve(catalog, sites, scenario, orgs, explain=False)
+    assert plan.stats.outcome == "feasible"
+    assert plan.status is PlanStatus.FEASIBLE
+    assert plan.gap == 1.0  # stopped before any bound: nothing proven
+    assert any("time limit" in d.message for d in plan.diagnostics)
+
+
+def test_a_solve_within_its_limit_is_left_alone() -> None:
+    _, model = _model()
+    solver = optimiser.make_solver("highs", time_limit=60, gap=0, verbose=False)
+    model.prob.solve(solver)
+    assert not solver.cancelled
+    assert model.prob.sol_status == pulp.LpSolutionOptimal
