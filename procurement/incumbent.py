@@ -15,6 +15,7 @@ a pass costs milliseconds even with hundreds of thousands of combos.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -350,4 +351,162 @@ def find_start(
     for i in np.nonzero(counts)[0]:
         g = int(combos.profile[i])
         start.setdefault(g, {})[(int(combos.pair[i]), int(combos.wifi[i]))] = int(counts[i])
+    return start
+
+
+def _upper_hull(cost: np.ndarray, quality: np.ndarray) -> list[int]:
+    """Indices (into the arrays) of the upper-left concave hull, cheapest first.
+
+    Each step along it buys the most quality per pound still available: the
+    greedy order of the multiple-choice knapsack's LP relaxation.
+    """
+    order = np.lexsort((-quality, cost))
+    hull: list[int] = []
+    for i in order:
+        if hull and quality[i] <= quality[hull[-1]]:
+            continue  # costs no less and gives no more quality
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            # drop b when it lies on or under the segment a -> i
+            if (quality[b] - quality[a]) * (cost[i] - cost[a]) <= (quality[i] - quality[a]) * (
+                cost[b] - cost[a]
+            ):
+                hull.pop()
+            else:
+                break
+        hull.append(int(i))
+    return hull
+
+
+def find_quality_start(
+    profiles: Sequence[ProfileOptions],
+    terms: dict[str, SupplierTerms],
+    base: dict[int, dict[Combo, int]],
+    *,
+    total_budget: float | None,
+    party_budgets: dict[str, float],
+    quality: Sequence[Sequence[float]],
+) -> dict[int, dict[Combo, int]] | None:
+    """A plan of high quality within the budgets, to start the quality stage from.
+
+    ``base`` is a plan within budget (the cheapest, from :func:`find_start`);
+    ``quality[g][j]`` is the quality per site of profile ``g``'s pair ``j``.
+    Each profile starts from its cheapest combo over suppliers the base
+    already pays fees to and climbs its cost/quality hull (priced at the
+    base's discounts), best quality per pound first, while the budgets allow:
+    the greedy for a multiple-choice knapsack. A step onto a supplier not yet
+    used pays its fees too. Discounts move as sites move, so the plan is re-priced and the
+    budget tightened by any overshoot, a few times. Returns None when no
+    climb fits (the base is then the better start).
+    """
+    combos, keys = _flatten(profiles, terms)
+    search = _Search(combos, keys)
+    index = {
+        (int(g), int(p), int(w)): i
+        for i, (g, p, w) in enumerate(zip(combos.profile, combos.pair, combos.wifi, strict=True))
+    }
+    counts = np.zeros(len(combos.profile), dtype=np.int64)
+    for g, plan in base.items():
+        for (j, o), sites in plan.items():
+            counts[index[(g, j, o)]] = sites
+    q = np.array([quality[g][j] for g, j in zip(combos.profile, combos.pair, strict=True)])
+    party_of_key = np.array([keys.keys[k][0] for k in range(search.n_keys)], dtype=object)
+    parties = sorted({p.party for p in profiles})
+    party_index = {p: i for i, p in enumerate(parties)}
+    profile_party = np.array([party_index[p.party] for p in profiles], dtype=np.int64)
+    combo_party = profile_party[combos.profile]
+    limit = np.array([party_budgets.get(p, np.inf) for p in parties])
+    total_limit = np.inf if total_budget is None else total_budget
+
+    def spend(trial: np.ndarray) -> tuple[np.ndarray, float]:
+        """True spend per party (fees, tiers reached) and in all."""
+        n = search.site_counts(trial)
+        unit = search.unit_costs(keys.discounts(n))
+        per_party = np.bincount(combo_party, weights=trial * unit, minlength=len(parties))
+        for k in np.nonzero(n > 0)[0]:
+            per_party[party_index[party_of_key[k]]] += keys.fees[k]
+        return per_party, float(per_party.sum())
+
+    base_party, base_total = spend(counts)
+    if np.any(base_party > limit + 0.005) or base_total > total_limit + 0.005:
+        return None
+    n = search.site_counts(counts)
+    unit = search.unit_costs(keys.discounts(n))
+    is_open = n > 0
+    on_open = ~search.uses_any[:, ~is_open].any(axis=1) if (~is_open).any() else None
+    # every profile starts from its cheapest combo over suppliers already paid
+    # fees to, and climbs the hull of the combos of more quality
+    floor: list[int] = []
+    steps: list[tuple[float, int, int, int]] = []  # (quality per pound, profile, from, to)
+    ends = np.append(combos.start[1:], len(q))
+    for g, (lo, hi) in enumerate(zip(combos.start, ends, strict=True)):
+        ids = np.arange(lo, hi)
+        usable = ids if on_open is None else ids[on_open[lo:hi]]
+        if len(usable) == 0:
+            return None
+        first = int(usable[np.lexsort((-q[usable], unit[usable]))[0]])
+        floor.append(first)
+        better = ids[q[ids] > q[first]]
+        if len(better) == 0:
+            continue
+        hull = [int(i) for i in better[_upper_hull(unit[better], q[better])]]
+        if unit[hull[0]] >= unit[first]:
+            # the floor is the hull's first point when nothing better is cheaper
+            points = np.append(better, first)
+            hull = [int(i) for i in points[_upper_hull(unit[points], q[points])]]
+            if hull[0] != first:
+                hull.insert(0, first)
+        else:
+            hull.insert(0, first)
+        for a, b in itertools.pairwise(hull):
+            steps.append(((q[b] - q[a]) / max(unit[b] - unit[a], 1e-9), g, a, b))
+    steps.sort(key=lambda s: -s[0])
+    size = combos.size
+    use_key = combos.use_key
+
+    best: np.ndarray | None = None
+    best_quality = float(counts @ q)
+    party_room = limit.copy()
+    total_room = total_limit
+    for _ in range(4):
+        trial = np.zeros_like(counts)
+        trial[floor] = size
+        party_spend, total_spend = spend(trial)
+        if np.any(party_spend > party_room) or total_spend > total_room:
+            break
+        opened = search.site_counts(trial) > 0
+        at = {g: floor[g] for g in range(len(profiles))}
+        for _, g, a, b in steps:
+            if at[g] != a:
+                continue  # an earlier step of this profile did not fit whole
+            extra = unit[b] - unit[a]
+            new_keys = [int(k) for k in use_key[b] if k >= 0 and not opened[k]]
+            fees = float(keys.fees[new_keys].sum()) if new_keys else 0.0
+            party = profile_party[g]
+            room = min(party_room[party] - party_spend[party], total_room - total_spend) - fees
+            sites = int(size[g]) if extra <= 0 else min(int(size[g]), int(room // extra))
+            if room < 0 or sites <= 0:
+                continue
+            trial[a] -= sites
+            trial[b] += sites
+            added = sites * extra + fees
+            party_spend[party] += added
+            total_spend += added
+            opened[new_keys] = True
+            at[g] = b if sites == size[g] else -1
+        true_party, true_total = spend(trial)
+        over = max(float(np.max(true_party - limit)), true_total - total_limit)
+        if over <= 0.005:
+            if float(trial @ q) > best_quality:
+                best, best_quality = trial, float(trial @ q)
+            break
+        # discounts fell as sites moved: ask for less by the overshoot and retry
+        party_room = party_room - np.maximum(true_party - limit, 0) - 0.01
+        total_room = total_room - max(true_total - total_limit, 0) - 0.01
+    if best is None:
+        return None
+    start: dict[int, dict[Combo, int]] = {}
+    for i in np.nonzero(best)[0]:
+        g = int(combos.profile[i])
+        start.setdefault(g, {})[(int(combos.pair[i]), int(combos.wifi[i]))] = int(best[i])
     return start

@@ -55,7 +55,7 @@ import pulp
 
 from procurement.costing import party_of, price
 from procurement.errors import InputError, Problem
-from procurement.incumbent import find_start
+from procurement.incumbent import find_quality_start, find_start
 from procurement.inputs import resolve_organisations
 from procurement.models import (
     Catalog,
@@ -224,6 +224,8 @@ class PlanningModel:
     )
     #: per profile when partial service is allowed: (served variable, sites served terms)
     served_links: list[tuple[pulp.LpVariable, list[Term]]] = field(default_factory=list)
+    #: per profile when a budget binds: (spend variable, the profile's cost terms)
+    spend_links: list[tuple[pulp.LpVariable, list[Term]]] = field(default_factory=list)
     build_seconds: float = 0.0
     n_variables: int = 0
     n_constraints: int = 0
@@ -343,8 +345,10 @@ def build_model(
     discounts: list = []
     served_links: list = []
     n_disc = 0
+    profile_costs: list[tuple[str, int, int]] = []  # (party, first, end) in cost_terms
     for g, profile in enumerate(profiles):
         party, n = profile.party, profile.count
+        first_cost = len(cost_terms[party])
         cat = pulp.LpBinary if n == 1 else pulp.LpInteger
         row = [
             prob.add_variable(f"x_{g}_{j}", lowBound=0, upBound=n, cat=cat)
@@ -445,6 +449,7 @@ def build_model(
                 discounts.append((disc, delta, recurring[supplier_id], z))
                 cost_terms[party].append((disc, -1))
                 n_disc += 1
+        profile_costs.append((party, first_cost, len(cost_terms[party])))
 
     site_count = {key: _expr(pairs) for key, pairs in y_terms.items()}
     for i, key in enumerate(sorted(site_count)):
@@ -483,12 +488,45 @@ def build_model(
     else:
         party_served = {p: pulp.LpAffineExpression(constant=party_sites[p]) for p in parties}
 
-    if total_budget is not None and "budget" not in relax:
-        prob += (total_cost <= total_budget, "budget")
-    if "organisation_budgets" not in relax:
-        for party, budget in sorted(party_budgets.items()):
-            if party in party_cost:
-                prob += (party_cost[party] <= budget, f"budget_{party}")
+    total_binds = total_budget is not None and "budget" not in relax
+    party_binds = {
+        party: budget
+        for party, budget in party_budgets.items()
+        if party in party_cost and "organisation_budgets" not in relax
+    }
+    spend_links: list[tuple[pulp.LpVariable, list[Term]]] = []
+    if total_binds or party_binds:
+        # A budget row over every cost term is as dense as the model, and
+        # HiGHS's root cut rounds (path aggregation) crawl over it: with the
+        # quality objective at 500 sites, 18 s a round, past the time limit.
+        # Each profile's spend gets its own variable and row, and the budgets
+        # sum those: the same constraint in short rows (rounds of ~5 s after
+        # the first there).
+        budget_terms: dict[str, list[Term]] = defaultdict(list)
+        profile_ranges: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for party, first, end in profile_costs:
+            profile_ranges[party].append((first, end))
+        for party, pairs in cost_terms.items():
+            covered = 0
+            for first, end in profile_ranges[party]:
+                budget_terms[party].extend(pairs[covered:first])  # fees before a profile
+                spend = prob.add_variable(f"spend_{len(spend_links)}")
+                _row(
+                    prob,
+                    [(spend, 1.0)] + [(v, -c) for v, c in pairs[first:end]],
+                    EQ,
+                    0,
+                    f"spend_{len(spend_links)}",
+                )
+                spend_links.append((spend, pairs[first:end]))
+                budget_terms[party].append((spend, 1.0))
+                covered = end
+            budget_terms[party].extend(pairs[covered:])
+        if total_binds:
+            all_terms = [t for ts in budget_terms.values() for t in ts]
+            _row(prob, all_terms, LE, total_budget, "budget")
+        for party, budget in sorted(party_binds.items()):
+            _row(prob, budget_terms[party], LE, budget, f"budget_{party}")
 
     suppliers_of: dict[str, list] = defaultdict(list)
     for (party, _), u in used.items():
@@ -542,6 +580,7 @@ def build_model(
         y_links=y_links,
         discounts=discounts,
         served_links=served_links,
+        spend_links=spend_links,
     )
     model.build_seconds = time.perf_counter() - t0
     model.n_variables = prob.numVariables()
@@ -838,11 +877,14 @@ def solve_stages(
     verbose: bool = False,
     deadline: float | None = None,
     started: bool = False,
+    before_quality: Callable[[], bool] | None = None,
 ) -> StageResult:
     """Priority, then quality, then cost: each stage's optimum fixed for the next.
 
     ``started``: the variables already hold a plan (:func:`set_start`) that the
-    first stage starts from.
+    first stage starts from. ``before_quality`` may load a better plan to
+    start the quality stage from (when it returns True, that plan is kept
+    unless the previous stage's plan has more quality).
 
     With the quality objective a cost solve comes first: its plan is within the
     budget, so it starts the quality stage from a feasible plan (a budget row
@@ -868,6 +910,12 @@ def solve_stages(
             # its gap is that of the objectives solved so far)
             all_optimal = False
             break
+        if name == "quality" and before_quality is not None:
+            previous = {v: v.varValue for v in model.prob.variables()}
+            had = pulp.value(model.quality)
+            if before_quality() and pulp.value(model.quality) <= had:
+                for v, value in previous.items():
+                    v.varValue = value
         model.prob.sense = sense
         model.prob.setObjective(expr)
         result = run_solver(
@@ -960,6 +1008,8 @@ def set_start(model: PlanningModel, start: Mapping[int, Mapping[tuple[int, int],
             z.varValue = 1.0 if n >= m - 0.5 else 0.0
     for disc, delta, recurring, z in model.discounts:
         disc.varValue = delta * value(recurring) * (z.varValue or 0.0)
+    for spend, costs in model.spend_links:
+        spend.varValue = value(costs)
 
 
 # --------------------------------------------------------------------------- the API
@@ -1116,22 +1166,52 @@ def _start_from_search(
     solver: str,
     exclude_supplier_sets: Sequence[frozenset[str]],
     supplier_site_limits: Mapping[str, int] | None,
-) -> bool:
+) -> dict[int, dict[tuple[int, int], int]] | None:
     """Hand the solver a first plan from the local search, where one is likely to fit.
 
     The search knows costs, fees and tiers but no scenario rule that limits
     suppliers or leaves sites unserved; with such rules its plan would mostly
     be refused, so none is offered. A plan over budget is simply refused by
-    the solver, which then starts without it.
+    the solver, which then starts without it. Returns the plan set, if any.
     """
     s = ctx.scenario
     if solver != "highs" or exclude_supplier_sets or supplier_site_limits or not search_fits(s):
-        return False
+        return None
     start = find_start(model.profiles, ctx.builder.terms, seconds=min(2.0, s.time_limit_s / 10))
-    if start is None:
-        return False
-    set_start(model, start)
-    return True
+    if start is not None:
+        set_start(model, start)
+    return start
+
+
+def _quality_start(
+    model: PlanningModel,
+    ctx: _Context,
+    cheapest: Mapping[int, Mapping[tuple[int, int], int]],
+    party_budgets: dict[str, float],
+) -> Callable[[], bool]:
+    """Before the quality stage: load a greedy high-quality plan within the budgets.
+
+    HiGHS's root cut rounds on this stage can take the whole time limit
+    (seconds each at a few hundred sites), so without a start it may stop
+    with nothing better than the cheapest plan.
+    """
+
+    def load() -> bool:
+        quality = [[pair.quality for pair in p.pairs] for p in model.profiles]
+        start = find_quality_start(
+            model.profiles,
+            ctx.builder.terms,
+            dict(cheapest),
+            total_budget=ctx.total_budget,
+            party_budgets=party_budgets,
+            quality=quality,
+        )
+        if start is None:
+            return False
+        set_start(model, start)
+        return True
+
+    return load
 
 
 def _solve_parties(
@@ -1174,12 +1254,19 @@ def _solve_parties(
             supplier_site_limits=supplier_site_limits,
         )
         models.append(model)
-        started = _start_from_search(
-            model, ctx, solver, exclude_supplier_sets, supplier_site_limits
-        )
+        start = _start_from_search(model, ctx, solver, exclude_supplier_sets, supplier_site_limits)
+        budgets = {p: b for p, b in ctx.party_budgets.items() if p in parties}
         outcomes.append(
             solve_stages(
-                model, scenario, solver, verbose=verbose, deadline=group_deadline, started=started
+                model,
+                scenario,
+                solver,
+                verbose=verbose,
+                deadline=group_deadline,
+                started=start is not None,
+                before_quality=None
+                if start is None or scenario.objective != Objective.QUALITY
+                else _quality_start(model, ctx, start, budgets),
             )
         )
         if not outcomes[-1].has_solution:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pulp
 import pytest
 from conftest import catalog as make_catalog
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from procurement import optimiser
 from procurement.costing import price
 from procurement.generate import generate_portfolio, write_portfolio
-from procurement.incumbent import find_start
+from procurement.incumbent import _upper_hull, find_quality_start, find_start
 from procurement.inputs import load_catalog, load_organisations, load_scenario, load_sites
 from procurement.models import VolumeTier
 
@@ -159,3 +160,106 @@ def test_search_closes_a_supplier_whose_fees_outweigh_its_saving() -> None:
 
 def test_no_start_without_options() -> None:
     assert find_start([], {}) is None
+
+
+# ----------------------------------------------------------- a start for the quality stage
+
+
+def test_upper_hull_keeps_only_the_best_quality_per_pound_steps() -> None:
+    # (cost, quality): (2.5, 2) costs more than (2, 3) for less; (3.5, 4.2) lies
+    # under the segment (3, 4) -> (4, 4.5) at 4.25, so it never pays to stop there
+    cost = np.array([3.0, 1.0, 2.5, 2.0, 4.0, 3.5])
+    quality = np.array([4.0, 1.0, 2.0, 3.0, 4.5, 4.2])
+    assert _upper_hull(cost, quality) == [1, 3, 0, 4]
+
+
+def _quality_market() -> tuple:
+    """``basic`` fibre at £100 a month (quality 2), ``premium`` at £150 (quality 5).
+
+    Over 12 months a site costs 1,200 on basic and 1,800 on premium: an
+    upgrade is 600 for 3 more quality.
+    """
+    basic = supplier("basic", [offering("basic-f", monthly_cost=100, install_cost=0,
+                                       quality_score=2)])
+    premium = supplier("premium", [offering("premium-f", monthly_cost=150, install_cost=0,
+                                           quality_score=5)])
+    return make_catalog(basic, premium)
+
+
+def _quality_loaded(cat, sites, scn, orgs=None):
+    """The model with its budget rows, the cheapest start and the quality start."""
+    ctx = optimiser._context(cat, sites, scn, orgs, None)
+    profiles = optimiser.build_profiles(ctx.sites, ctx.scenario, ctx.builder)
+    model = optimiser.build_model(
+        profiles,
+        ctx.builder.terms,
+        ctx.scenario,
+        total_budget=ctx.total_budget,
+        party_budgets=ctx.party_budgets,
+    )
+    cheapest = find_start(profiles, ctx.builder.terms)
+    assert cheapest is not None
+    best = find_quality_start(
+        profiles,
+        ctx.builder.terms,
+        cheapest,
+        total_budget=ctx.total_budget,
+        party_budgets=ctx.party_budgets,
+        quality=[[pair.quality for pair in p.pairs] for p in profiles],
+    )
+    return ctx, profiles, model, cheapest, best
+
+
+@pytest.mark.parametrize(
+    ("budget", "upgraded"),
+    [(4_800, 0), (5_400, 1), (5_999, 1), (6_000, 2), (7_200, 4), (99_000, 4)],
+)
+def test_quality_start_upgrades_as_many_sites_as_the_budget_allows(budget, upgraded) -> None:
+    """Four sites, 4,800 at the cheapest; each 600 more buys one premium site."""
+    sites = [site(f"s{i}", bandwidth_mbps=10) for i in range(4)]
+    scn = scenario(term_months=12, objective="quality", budget=budget)
+    ctx, profiles, model, _, best = _quality_loaded(_quality_market(), sites, scn)
+    if upgraded == 0:
+        assert best is None  # nothing fits: the cheapest plan stays the start
+        return
+    assert best is not None
+    optimiser.set_start(model, best)
+    _assert_valid_start(ctx, profiles, model, best)  # the budget row included
+    assert pulp.value(model.total_cost) == pytest.approx(4_800 + 600 * upgraded)
+    assert pulp.value(model.quality) == pytest.approx(2 * (4 - upgraded) + 5 * upgraded)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 10_000),
+    n_sites=st.integers(5, 80),
+    n_orgs=st.integers(1, 3),
+    route=st.sampled_from(["solo", "collaborative", "central"]),
+    tightness=st.sampled_from([1.0, 0.5, 0.3]),
+)
+def test_quality_start_is_within_every_budget_and_adds_quality(
+    sample_catalog, tmp_path_factory, seed, n_sites, n_orgs, route, tightness
+) -> None:
+    """On generated portfolios (budgets scaled down to bind), the quality start
+    satisfies every row of the budgeted model and beats the cheapest plan's quality."""
+    out = tmp_path_factory.mktemp("quality")
+    write_portfolio(generate_portfolio(n_sites, min(n_orgs, n_sites), seed=seed), out)
+    sites = load_sites(out / "sites.csv")
+    orgs = [
+        o.model_copy(update={"budget": o.budget * tightness})
+        for o in load_organisations(out / "organisations.csv")
+    ]
+    total = sum(o.budget for o in orgs)
+    scn = load_scenario(out / "scenario.yaml").model_copy(
+        update={"route": route, "objective": "quality", "budget": total}
+    )
+    ctx, profiles, model, cheapest, best = _quality_loaded(sample_catalog, sites, scn, orgs)
+    if best is None:
+        return  # no upgrade fits, or the cheapest plan is itself over a budget
+    optimiser.set_start(model, cheapest)
+    base_quality = pulp.value(model.quality)
+    optimiser.set_start(model, best)
+    _assert_valid_start(ctx, profiles, model, best)
+    assert pulp.value(model.quality) > base_quality
