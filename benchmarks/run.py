@@ -142,6 +142,10 @@ def probe(stats_path: str, argv: Sequence[str]) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     record["maxrss_kb"] = usage.ru_maxrss
     dump()
+    if opt.solves_left_running():  # as procurement.cli.run leaves
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
 
 

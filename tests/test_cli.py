@@ -470,3 +470,32 @@ def test_solve_stdout_is_only_json_in_a_subprocess(files: dict[str, Path], optim
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "optimal"
+
+
+class _Exited(Exception):
+    pass
+
+
+def test_the_command_exits_at_once_while_a_cancelled_solve_finishes(monkeypatch) -> None:
+    """A solve left running at its time limit must not abort the process at exit.
+
+    ``run`` then leaves through ``os._exit`` with the command's status, once
+    its output is flushed; otherwise it exits normally.
+    """
+    import procurement.cli as cli
+    from procurement import optimiser
+
+    def fake_exit(code: int) -> None:
+        raise _Exited(code)
+
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    monkeypatch.setattr(cli.os, "_exit", fake_exit)
+    monkeypatch.setattr(optimiser, "solves_left_running", lambda: 1)
+    with pytest.raises(_Exited) as left:
+        cli.run()
+    assert left.value.args == (3,)
+
+    monkeypatch.setattr(optimiser, "solves_left_running", lambda: 0)
+    with pytest.raises(SystemExit) as exited:
+        cli.run()
+    assert exited.value.code == 3

@@ -16,6 +16,7 @@ import functools
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pulp
 import pytest
 from conftest import cost_model
@@ -31,9 +32,9 @@ CATALOG = Path(__file__).resolve().parents[1] / "catalog"
 
 @functools.cache
 def _case():
-    """200 generated sites of 4 organisations, bought together: about a second to prove."""
+    """60 generated sites of 2 organisations, bought together: quick to prove."""
     out = Path(tempfile.mkdtemp(prefix="limits_"))
-    write_portfolio(generate_portfolio(200, 4, seed=3), out)
+    write_portfolio(generate_portfolio(60, 2, seed=3), out)
     scenario = load_scenario(out / "scenario.yaml").model_copy(update={"route": "collaborative"})
     return (
         load_catalog(CATALOG),
@@ -100,3 +101,52 @@ def test_a_solve_within_its_limit_is_left_alone() -> None:
     model.prob.solve(solver)
     assert not solver.cancelled
     assert model.prob.sol_status == pulp.LpSolutionOptimal
+
+
+def test_a_solve_left_running_answers_with_what_highs_reported() -> None:
+    """When HiGHS does not stop after a cancel, its last reported plan is the answer.
+
+    ``findSolutionValues`` must then read nothing from the running HiGHS, only
+    the plan and bound its callbacks reported; with no plan reported there is
+    none.
+    """
+    _, model = _model()
+    solver = optimiser.make_solver("highs", time_limit=60, gap=0, verbose=False)
+    model.prob.solve(solver)  # a real optimum, to stand in for a reported plan
+    optimum = pulp.value(model.total_cost)
+    values = np.array([v.varValue for v in model.prob.variables()])
+    for var in model.prob.variables():
+        var.varValue = None
+
+    solver.abandoned = optimiser._Reported()
+    assert solver.findSolutionValues(model.prob)[1] == pulp.LpSolutionNoSolutionFound
+    assert solver.mip_gap(model.prob) is None
+
+    reported = optimiser._Reported()
+    reported.values, reported.objective, reported.bound = values, optimum, 0.99 * optimum
+    solver.abandoned = reported
+    assert solver.findSolutionValues(model.prob) == (
+        pulp.LpStatusOptimal,  # PuLP's status for "stopped with a plan"
+        pulp.LpSolutionIntegerFeasible,
+    )
+    assert pulp.value(model.total_cost) == pytest.approx(optimum)
+    assert solver.mip_gap(model.prob) == pytest.approx(0.01)
+
+
+@pytest.mark.usefixtures("watchdog_fires_at_once")
+def test_a_solve_that_does_not_stop_is_left_running_and_not_called_optimal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(optimiser, "ABANDON_AFTER_S", 0.0)
+    ctx, model = _model()
+    start = find_start(model.profiles, ctx.builder.terms, seconds=1.0)
+    optimiser.set_start(model, start)
+    result = optimiser.run_solver(
+        model.prob, "highs", time_limit=60, gap=0, verbose=False, warm_start=True
+    )
+    assert result.outcome in ("feasible", "no_solution")
+    assert not result.optimal
+    if result.has_solution:  # the start, as HiGHS reported it: every row holds
+        assert [c.name for c in model.prob.constraints() if not c.valid(1e-6)] == []
+    # the cancelled solve stops at its next check; nothing may run at exit
+    assert optimiser.wait_for_solves_left_running(timeout=60)

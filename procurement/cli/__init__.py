@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 import procurement
 from procurement.cli import common
@@ -81,5 +83,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return common.run_command(args)
 
 
+def run() -> NoReturn:
+    """The ``hscn-procure`` command: :func:`main`, then exit with its status.
+
+    When a solve was cancelled at its time limit but HiGHS is still finishing
+    a step in its thread, a normal exit would abort the process (its C++
+    threads destroyed while running) and lose the exit status; the output is
+    already written, so the process leaves at once with ``os._exit``.
+    """
+    code = main()
+    optimiser = sys.modules.get("procurement.optimiser")  # not imported: nothing solved
+    if optimiser is not None and optimiser.solves_left_running():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()
