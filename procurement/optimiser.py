@@ -496,14 +496,16 @@ def build_model(
         if party in party_cost and "organisation_budgets" not in relax
     }
     spend_links: list[tuple[pulp.LpVariable, list[Term]]] = []
-    if total_binds or party_binds:
-        # A budget row over every cost term is as dense as the model, and
-        # HiGHS's root cut rounds (path aggregation) crawl over it: with the
-        # quality objective at 500 sites, 18 s a round, past the time limit.
-        # Each profile's spend gets its own variable and row, and the budgets
-        # sum those: the same constraint in short rows (rounds of ~5 s after
-        # the first there).
-        budget_terms: dict[str, list[Term]] = defaultdict(list)
+    budget_terms: dict[str, list[Term]] = cost_terms
+    if (total_binds or party_binds) and scenario.objective == Objective.QUALITY:
+        # With the quality objective a budget row over every cost term (as
+        # dense as the model) makes HiGHS's root cut rounds (path aggregation)
+        # crawl: 18 s a round at 500 sites, past the time limit. Each
+        # profile's spend gets its own variable and row, and the budgets sum
+        # those: the same constraint in short rows (rounds of ~5 s after the
+        # first there). Not with the cost objective: there the short rows
+        # made the 500-site, 10-organisation solves 1.5-2.7 times slower.
+        budget_terms = defaultdict(list)
         profile_ranges: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for party, first, end in profile_costs:
             profile_ranges[party].append((first, end))
@@ -523,11 +525,11 @@ def build_model(
                 budget_terms[party].append((spend, 1.0))
                 covered = end
             budget_terms[party].extend(pairs[covered:])
-        if total_binds:
-            all_terms = [t for ts in budget_terms.values() for t in ts]
-            _row(prob, all_terms, LE, total_budget, "budget")
-        for party, budget in sorted(party_binds.items()):
-            _row(prob, budget_terms[party], LE, budget, f"budget_{party}")
+    if total_binds:
+        all_terms = [t for ts in budget_terms.values() for t in ts]
+        _row(prob, all_terms, LE, total_budget, "budget")
+    for party, budget in sorted(party_binds.items()):
+        _row(prob, budget_terms[party], LE, budget, f"budget_{party}")
 
     suppliers_of: dict[str, list] = defaultdict(list)
     for (party, _), u in used.items():
@@ -689,6 +691,59 @@ class HighsSolver(pulp.HiGHS):
     cancelled = False
     #: set when the last solve was left running: what HiGHS had reported by then
     abandoned: _Reported | None = None
+
+    def buildSolverModel(self, lp: pulp.LpProblem) -> None:
+        import highspy
+
+        inf = highspy.kHighsInf
+        highs = lp.solverModel
+        variables = lp.variables()
+        sign = -1.0 if lp.sense == pulp.LpMaximize else 1.0
+        objective = lp.objective or {}
+        n = len(variables)
+        cost = np.empty(n)
+        lower = np.empty(n)
+        upper = np.empty(n)
+        integer: list[int] = []
+        for i, var in enumerate(variables):
+            var.index = i
+            cost[i] = sign * objective.get(var, 0.0)
+            lower[i] = -inf if var.lowBound is None else var.lowBound
+            upper[i] = inf if var.upBound is None else var.upBound
+            if var.cat == pulp.LpInteger:
+                integer.append(i)
+        highs.addCols(n, cost, lower, upper, 0, np.zeros(n, dtype=np.int32), [], [])
+        if integer and self.mip:
+            highs.changeColsIntegrality(
+                len(integer),
+                np.asarray(integer, dtype=np.int32),
+                np.full(len(integer), highspy.HighsVarType.kInteger.value, dtype=np.uint8),
+            )
+        starts: list[int] = []
+        index: list[int] = []
+        value: list[float] = []
+        row_lower: list[float] = []
+        row_upper: list[float] = []
+        for i, constraint in enumerate(lp._constraints.values()):
+            constraint.index = i
+            starts.append(len(index))
+            for var, coefficient in constraint.items():
+                if coefficient != 0:
+                    index.append(var.index)
+                    value.append(coefficient)
+            lb, ub = constraint.getLb(), constraint.getUb()
+            row_lower.append(-inf if lb is None else lb)
+            row_upper.append(inf if ub is None else ub)
+        if starts:
+            highs.addRows(
+                len(starts),
+                np.asarray(row_lower),
+                np.asarray(row_upper),
+                len(index),
+                np.asarray(starts, dtype=np.int32),
+                np.asarray(index, dtype=np.int32),
+                np.asarray(value),
+            )
 
     def callSolver(self, lp: pulp.LpProblem) -> None:
         if self.warm_start:

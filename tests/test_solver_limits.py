@@ -150,3 +150,33 @@ def test_a_solve_that_does_not_stop_is_left_running_and_not_called_optimal(
         assert [c.name for c in model.prob.constraints() if not c.valid(1e-6)] == []
     # the cancelled solve stops at its next check; nothing may run at exit
     assert optimiser.wait_for_solves_left_running(timeout=60)
+
+
+def test_highs_is_handed_the_same_model_in_bulk_as_pulp_hands_it_row_by_row() -> None:
+    """``HighsSolver.buildSolverModel`` (a few array calls) builds PuLP's model exactly."""
+    assert "buildSolverModel" in optimiser.HighsSolver.__dict__  # the bulk path is ours
+
+    def handed(build) -> dict[str, np.ndarray]:
+        _, model = _model()
+        solver = optimiser.make_solver("highs", time_limit=60, gap=0, verbose=False)
+        solver.createAndConfigureSolver(model.prob)
+        build(solver, model.prob)
+        lp = model.prob.solverModel.getLp()
+        matrix = lp.a_matrix_
+        return {
+            "cost": np.asarray(lp.col_cost_),
+            "col_lower": np.asarray(lp.col_lower_),
+            "col_upper": np.asarray(lp.col_upper_),
+            "row_lower": np.asarray(lp.row_lower_),
+            "row_upper": np.asarray(lp.row_upper_),
+            "integrality": np.asarray([int(v) for v in lp.integrality_]),
+            "start": np.asarray(matrix.start_),
+            "index": np.asarray(matrix.index_),
+            "value": np.asarray(matrix.value_),
+        }
+
+    ours = handed(optimiser.HighsSolver.buildSolverModel)
+    pulps = handed(pulp.HiGHS.buildSolverModel)
+    assert ours.keys() == pulps.keys()
+    for name in ours:
+        np.testing.assert_array_equal(ours[name], pulps[name], err_msg=name)
