@@ -225,7 +225,7 @@ class PlanningModel:
     )
     #: per profile when partial service is allowed: (served variable, sites served terms)
     served_links: list[tuple[pulp.LpVariable, list[Term]]] = field(default_factory=list)
-    #: per profile when a budget binds: (spend variable, the profile's cost terms)
+    #: per profile with the quality objective and a budget: (spend variable, its cost terms)
     spend_links: list[tuple[pulp.LpVariable, list[Term]]] = field(default_factory=list)
     build_seconds: float = 0.0
     n_variables: int = 0
