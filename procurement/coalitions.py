@@ -36,8 +36,6 @@ coalitions' plans is one ``numpy.where`` and plans cross processes cheaply.
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -53,10 +51,13 @@ from procurement.incumbent import find_start
 from procurement.models import Catalog, Organisation, Route, Scenario, Site
 from procurement.optimiser import (
     HighsSolver,
+    available_cpus,
     build_model,
     build_profiles,
     chosen_bundles,
     make_solver,
+    pin_highs_to_one_thread,
+    process_pool_context,
     search_fits,
     set_start,
     solve,
@@ -96,13 +97,6 @@ def popcount(mask: int) -> int:
 
 def members_of(players: Sequence[str], mask: int) -> frozenset[str]:
     return frozenset(p for i, p in enumerate(players) if mask >> i & 1)
-
-
-def available_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def default_workers(n_players: int, n_sites: int) -> int:
@@ -504,29 +498,9 @@ def _start_values(
 _ENGINE: CoalitionEngine | None = None
 
 
-def _pin_highs_to_one_thread() -> None:
-    """Make this process's HiGHS use one thread.
-
-    The worker processes are the parallelism: a second HiGHS thread per worker
-    only competes for the same cores (and measured slower even alone). HiGHS
-    fixes its thread pool at its first solve in a process and then refuses a
-    different ``threads`` setting, so this must be the first solve: later
-    solves with the default setting reuse the one-thread pool.
-    """
-    solver = pulp.HiGHS(msg=False, threads=1)
-    if not solver.available():
-        return
-    prob = pulp.LpProblem("pin_threads", pulp.LpMinimize)
-    x = prob.add_variable("x", lowBound=0, upBound=1, cat=pulp.LpInteger)
-    prob += pulp.LpAffineExpression([(x, 1.0)])
-    prob += (pulp.LpAffineExpression([(x, 1.0)]) >= 0, "pin")
-    with solver_output_to_stderr():
-        prob.solve(solver)
-
-
 def _init_worker(args: tuple) -> None:
     global _ENGINE
-    _pin_highs_to_one_thread()
+    pin_highs_to_one_thread()
     catalog, sites, scenario, organisations, solver, builder = args
     _ENGINE = CoalitionEngine(
         catalog, sites, scenario, organisations, solver=solver, builder=builder
@@ -549,15 +523,6 @@ def _task_coalitions(
     return [engine.solve(mask, starts) for mask, starts in batch]
 
 
-def _pool_context() -> Any:
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["procurement.coalitions"])
-        return context
-    return multiprocessing.get_context("spawn")
-
-
 class CoalitionRunner:
     """Runs route plans and coalition solves, in worker processes or in this one.
 
@@ -578,7 +543,7 @@ class CoalitionRunner:
             payload = (e.catalog, e.sites, e.scenario, e.organisations, e.solver, e.builder)
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
-                mp_context=_pool_context(),
+                mp_context=process_pool_context("procurement.coalitions"),
                 initializer=_init_worker,
                 initargs=(payload,),
             )

@@ -170,3 +170,30 @@ def test_a_scenario_budget_keeps_the_parties_in_one_model(tmp_path) -> None:
     assert not optimiser._independent_parties(ctx, (frozenset({"a"}),), None)
     collab = optimiser._context(catalog, sites, scn, orgs, None)
     assert not optimiser._independent_parties(collab, (), None)
+
+
+@pytest.mark.parametrize("route", ["solo", "central"])
+def test_parties_solved_in_worker_processes_give_the_same_plan(
+    tmp_path, monkeypatch, route
+) -> None:
+    """Side by side in worker processes (forced here on a small portfolio), the
+    parties reach the same optimum, and every site gets its links back."""
+    catalog = sample_catalog()
+    sites, orgs, scn = _portfolio(tmp_path, 40, 3, 5)
+    scn = scn.model_copy(update={"route": route, "time_limit_s": TIME_LIMIT_S})
+    monkeypatch.setattr(optimiser, "available_cpus", lambda: 2)
+    in_turn = optimiser.solve(catalog, sites, scn, orgs, explain=False)
+    monkeypatch.setattr(optimiser, "PARALLEL_MIN_SIZE", 0)
+    spawned: list[int] = []
+    real_pool = optimiser.ProcessPoolExecutor
+
+    def counting_pool(*args, **kwargs):
+        spawned.append(kwargs["max_workers"])
+        return real_pool(*args, **kwargs)
+
+    monkeypatch.setattr(optimiser, "ProcessPoolExecutor", counting_pool)
+    side_by_side = optimiser.solve(catalog, sites, scn, orgs, explain=False)
+    assert spawned == [2]  # the workers really ran
+    assert {s.site_id for s in side_by_side.sites if s.served} == {s.site_id for s in sites}
+    _same_optimum(in_turn, side_by_side, sites)
+    assert side_by_side.stats.variables == in_turn.stats.variables
