@@ -18,12 +18,14 @@ What it does, for each portfolio size and organisation count (default 500,
      the CLI's ``main`` has returned, i.e. after ``plan.json`` was written
      (interpreter start, imports, loading, bundles, model build, solve,
      pricing, JSON); the wall time to process exit is kept too;
-   * peak memory: the child's ``ru_maxrss`` as returned by ``os.wait4`` for
-     that one process (not ``RUSAGE_CHILDREN``, whose maximum would carry over
-     from an earlier, bigger child); HiGHS runs inside that process (highspy),
-     so its memory is included;
-   * CPU seconds (user + system) of the child, a figure that other load on
-     the machine distorts less than wall time;
+   * peak memory: the larger of the child's ``ru_maxrss`` as returned by
+     ``os.wait4`` for that one process (not ``RUSAGE_CHILDREN``, whose
+     maximum would carry over from an earlier, bigger child) and the summed
+     resident memory of its whole process tree, sampled every 100 ms from
+     /proc: the optimiser may solve parties in worker processes, and HiGHS
+     runs inside whichever process solves (highspy);
+   * CPU seconds (user + system) of the child and its worker processes, a
+     figure that other load on the machine distorts less than wall time;
    * status, gap and solve seconds from the plan JSON;
    * profiles, variables and build seconds from the plan's ``ModelStats``.
 
@@ -193,6 +195,44 @@ class Run:
     stderr: str = ""
 
 
+def _tree(root: int) -> dict[int, tuple[int, float]]:
+    """``pid -> (resident KB, CPU s so far)`` for ``root`` and every descendant, from /proc.
+
+    The solve may run parties in worker processes (children of a fork server,
+    itself a child of the CLI): ``wait4`` sees only the CLI's own peak.
+    """
+    parent: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            parent[int(entry.name)] = int(fields[1])
+    members = {root}
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid in parent.items():
+            if ppid in members and pid not in members:
+                members.add(pid)
+                grew = True
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[int, float]] = {}
+    for pid in members:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        rss = next((int(line.split()[1]) for line in status.splitlines()
+                    if line.startswith("VmRSS:")), 0)
+        fields = stat[stat.rindex(")") + 2 :].split()
+        found[pid] = (rss, (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
 def run_timed(argv: list[str], workdir: Path, hard_limit: float, tag: str) -> Run:
     """Spawn ``argv``, wait for it (killing it after ``hard_limit`` s), and measure it.
 
@@ -218,20 +258,40 @@ def run_timed(argv: list[str], workdir: Path, hard_limit: float, tag: str) -> Ru
             result["status"] = status
             result["usage"] = usage
 
+        # the whole process tree's resident memory, sampled (worker processes
+        # included), and the CPU time of the CLI's descendants as last seen
+        tree_peak_kb = 0
+        descendants_cpu: dict[int, float] = {}
+
+        def sample() -> None:
+            nonlocal tree_peak_kb
+            while "t" not in result:
+                found = _tree(proc.pid)
+                tree_peak_kb = max(tree_peak_kb, sum(rss for rss, _ in found.values()))
+                for pid, (_, cpu) in found.items():
+                    if pid != proc.pid:
+                        descendants_cpu[pid] = cpu
+                time.sleep(0.1)  # a scan costs ~3 ms of one core
+
         waiter = threading.Thread(target=reap, daemon=True)
+        sampler = threading.Thread(target=sample, daemon=True)
         waiter.start()
+        sampler.start()
         waiter.join(hard_limit)
         if waiter.is_alive():
             run.killed = True
             proc.kill()  # SIGKILL to this child only
             waiter.join()
+        sampler.join()
         proc.returncode = -1  # reaped by wait4; keep Popen from waiting again
     status = int(result["status"])  # type: ignore[call-overload]
     usage = result["usage"]
     run.wall_to_exit = float(result["t"]) - t0  # type: ignore[arg-type]
     run.exit_code = os.waitstatus_to_exitcode(status)
-    run.cpu_seconds = usage.ru_utime + usage.ru_stime  # type: ignore[attr-defined]
-    run.peak_mb = usage.ru_maxrss * 1024 / 1e6  # type: ignore[attr-defined]
+    run.cpu_seconds = (
+        usage.ru_utime + usage.ru_stime + sum(descendants_cpu.values())  # type: ignore[attr-defined]
+    )
+    run.peak_mb = max(usage.ru_maxrss, tree_peak_kb) * 1024 / 1e6  # type: ignore[attr-defined]
     run.stderr = err_path.read_text(encoding="utf-8", errors="replace")[-2000:]
     return run
 
@@ -764,8 +824,10 @@ def report(cases: Sequence[Case], shapley: ShapleyResult, args: argparse.Namespa
         "(profiles = groups of interchangeable sites the model is built on); *solve s* and "
         "*gap* are the plan JSON's `solve_seconds` and `gap`; *end-to-end s* is the `solve` "
         "CLI process from spawn to the JSON written; *exit s* to process exit; *CPU s* is "
-        "the process's user + system time; *peak MB* its peak resident memory "
-        "(`ru_maxrss` from `os.wait4`, 10^6 bytes); *load* the 1-minute load average when "
+        "the process's user + system time, with its worker processes'; *peak MB* its peak "
+        "resident memory, worker processes included (the larger of `ru_maxrss` from "
+        "`os.wait4` and the process tree's resident memory sampled every 100 ms from /proc; "
+        "10^6 bytes); *load* the 1-minute load average when "
         "the case started (2 cores: above 2 means the case shared the CPUs); *runs*: cases "
         f"of at most {args.repeat_max_sites:,} sites that finish within 10 s are run "
         f"{args.repeat} times and the fastest run is shown (peak MB: the largest of them).",
