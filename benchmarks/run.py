@@ -716,12 +716,12 @@ def shapley_text(s: ShapleyResult, args: argparse.Namespace) -> str:
                           for k, v in s.coalitions.items())
         return (f"Exact Shapley ({where}){how}: {fmt(s.seconds)} s end to end (loading, the "
                 f"three route plans and every coalition), {fmt(s.cpu_seconds, 1)} CPU s "
-                f"(worker processes included), peak {fmt(s.peak_mb, 0)} MB (largest single "
-                f"process), exact={s.exact}, {s.members} members, load {fmt(s.load, 1)}"
+                f"(worker processes included), peak {fmt(s.peak_mb, 0)} MB (the process tree, "
+                f"summed), exact={s.exact}, {s.members} members, load {fmt(s.load, 1)}"
                 + (f"; coalition statistics: {games}." if games else "."))
     note = f" ({s.note})" if s.note else ""
-    used = (f"; {fmt(s.cpu_seconds, 1)} CPU s, peak {fmt(s.peak_mb, 0)} MB by then"
-            if s.cpu_seconds is not None else "")
+    used = (f"; {fmt(s.cpu_seconds, 1)} CPU s, peak {fmt(s.peak_mb, 0)} MB by then "
+            "(worker processes included)" if s.cpu_seconds is not None else "")
     return f"Exact Shapley ({where}){how}: {s.status}{note}{used}."
 
 
