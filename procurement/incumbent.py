@@ -395,9 +395,9 @@ def find_quality_start(
     already pays fees to and climbs its cost/quality hull (priced at the
     base's discounts), best quality per pound first, while the budgets allow:
     the greedy for a multiple-choice knapsack. A step onto a supplier not yet
-    used pays its fees too. Discounts move as sites move, so the plan is re-priced and the
-    budget tightened by any overshoot, a few times. Returns None when no
-    climb fits (the base is then the better start).
+    used pays its fees too. Discounts move as sites move, so the plan is
+    re-priced and the budget tightened by any overshoot, a few times.
+    Returns None when no climb fits (the base is then the better start).
     """
     combos, keys = _flatten(profiles, terms)
     search = _Search(combos, keys)
