@@ -55,6 +55,7 @@ from procurement.optimiser import (
     build_model,
     build_profiles,
     chosen_bundles,
+    main_hidden_from_workers,
     make_solver,
     pin_highs_to_one_thread,
     process_pool_context,
@@ -556,7 +557,8 @@ class CoalitionRunner:
 
     def _submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         if self._pool is not None:
-            return self._pool.submit(_in_worker, fn, *args)
+            with main_hidden_from_workers():  # workers start on the first submit
+                return self._pool.submit(_in_worker, fn, *args)
         future: Future = Future()
         try:
             future.set_result(fn(self.engine, *args))

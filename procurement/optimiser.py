@@ -47,6 +47,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -1430,6 +1431,28 @@ def process_pool_context(preload: str) -> Any:
     return multiprocessing.get_context("spawn")
 
 
+@contextlib.contextmanager
+def main_hidden_from_workers() -> Iterator[None]:
+    """Start worker processes without re-running the ``__main__`` script in them.
+
+    A fork-server or spawned worker re-runs the parent's main script (as
+    ``__mp_main__``) when it was started from a file. Under ``streamlit run``
+    that script is the app page itself, which then solves again inside the
+    worker and breaks the pool. The workers need only this package, so the
+    script's path is hidden while they start.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def _solve_groups(groups: list[_Group], time_limit: float) -> tuple[list[_Solved], float | None]:
     """Solve the groups one after another, or side by side in worker processes.
 
@@ -1453,14 +1476,20 @@ def _solve_groups(groups: list[_Group], time_limit: float) -> tuple[list[_Solved
                 mp_context=process_pool_context("procurement.optimiser"),
                 initializer=pin_highs_to_one_thread,
             ) as pool:
-                futures = {
-                    i: pool.submit(_solve_group_in_worker, groups[i], wall_deadline)
-                    for i in order
-                }
+                with main_hidden_from_workers():  # the workers start on the first submit
+                    futures = {
+                        i: pool.submit(_solve_group_in_worker, groups[i], wall_deadline)
+                        for i in order
+                    }
                 solved = [futures[i].result() for i in range(len(groups))]
             return solved, time.perf_counter() - t0
-        except BrokenProcessPool:
-            pass  # a worker died (memory, signal): solve in this process instead
+        except BrokenProcessPool as exc:
+            # a worker died (memory, a signal): solve in this process instead
+            warnings.warn(
+                f"a worker process failed ({exc}); solving the parties one by one",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     deadline = time.perf_counter() + time_limit
     solved: list[_Solved] = []
     for i, group in enumerate(groups):

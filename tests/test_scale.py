@@ -10,7 +10,10 @@ sites, where profiles rarely merge).
 from __future__ import annotations
 
 import functools
+import sys
 import time
+import types
+import warnings
 from pathlib import Path
 
 import pytest
@@ -202,3 +205,23 @@ def test_parties_solved_in_worker_processes_give_the_same_plan(
     assert {s.site_id for s in side_by_side.sites if s.served} == {s.site_id for s in sites}
     _same_optimum(in_turn, side_by_side, sites)
     assert side_by_side.stats.variables == in_turn.stats.variables
+
+
+def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch) -> None:
+    """Under ``streamlit run`` the main module is the app page: a worker must not
+    run it again (it would solve again inside the worker and break the pool)."""
+    page = tmp_path / "page.py"
+    page.write_text("raise SystemExit('the page ran again in a worker')\n", encoding="utf-8")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(page)
+    main.__spec__ = None
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    monkeypatch.setattr(optimiser, "available_cpus", lambda: 2)
+    monkeypatch.setattr(optimiser, "PARALLEL_MIN_SIZE", 0)
+    sites, orgs, scn = _portfolio(tmp_path, 30, 2, 7)
+    scn = scn.model_copy(update={"route": "solo", "time_limit_s": TIME_LIMIT_S})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no fallback from a broken pool
+        plan = optimiser.solve(sample_catalog(), sites, scn, orgs, explain=False)
+    assert plan.status == PlanStatus.OPTIMAL
+    assert main.__file__ == str(page)  # given back once the workers started
