@@ -449,14 +449,11 @@ def find_quality_start(
         better = ids[q[ids] > q[first]]
         if len(better) == 0:
             continue
-        hull = [int(i) for i in better[_upper_hull(unit[better], q[better])]]
-        if unit[hull[0]] >= unit[first]:
-            # the floor is the hull's first point when nothing better is cheaper
-            points = np.append(better, first)
-            hull = [int(i) for i in points[_upper_hull(unit[points], q[points])]]
-            if hull[0] != first:
-                hull.insert(0, first)
-        else:
+        points = np.append(better, first)
+        hull = [int(i) for i in points[_upper_hull(unit[points], q[points])]]
+        if hull[0] != first:
+            # something of more quality costs less than the floor (at the base's
+            # discounts, before fees): the first step goes there
             hull.insert(0, first)
         for a, b in itertools.pairwise(hull):
             steps.append(((q[b] - q[a]) / max(unit[b] - unit[a], 1e-9), g, a, b))

@@ -68,15 +68,24 @@ def scenario(**kw: Any) -> Scenario:
 
 
 def cost_model(
-    cat: Catalog, sites: list[Site], scn: Scenario, orgs: list[Organisation] | None = None
+    cat: Catalog,
+    sites: list[Site],
+    scn: Scenario,
+    orgs: list[Organisation] | None = None,
+    *,
+    budgets: bool = False,
 ) -> tuple[Any, list[Any], Any]:
-    """(context, profiles, model) of one cost model over every party, no budgets."""
+    """(context, profiles, model) of one model over every party; budget rows if ``budgets``."""
     from procurement import optimiser
 
     ctx = optimiser._context(cat, sites, scn, orgs, None)
     profiles = optimiser.build_profiles(ctx.sites, ctx.scenario, ctx.builder)
     model = optimiser.build_model(
-        profiles, ctx.builder.terms, ctx.scenario, total_budget=None, party_budgets={}
+        profiles,
+        ctx.builder.terms,
+        ctx.scenario,
+        total_budget=ctx.total_budget if budgets else None,
+        party_budgets=ctx.party_budgets if budgets else {},
     )
     return ctx, profiles, model
 

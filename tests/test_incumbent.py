@@ -188,15 +188,7 @@ def _quality_market() -> tuple:
 
 def _quality_loaded(cat, sites, scn, orgs=None):
     """The model with its budget rows, the cheapest start and the quality start."""
-    ctx = optimiser._context(cat, sites, scn, orgs, None)
-    profiles = optimiser.build_profiles(ctx.sites, ctx.scenario, ctx.builder)
-    model = optimiser.build_model(
-        profiles,
-        ctx.builder.terms,
-        ctx.scenario,
-        total_budget=ctx.total_budget,
-        party_budgets=ctx.party_budgets,
-    )
+    ctx, profiles, model = cost_model(cat, sites, scn, orgs, budgets=True)
     cheapest = find_start(profiles, ctx.builder.terms)
     assert cheapest is not None
     best = find_quality_start(
