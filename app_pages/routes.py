@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
 from app_pages import _shared
@@ -188,7 +186,7 @@ d1.download_button(
 )
 d2.download_button(
     "JSON",
-    data=(json.dumps(comparison.to_dict(), indent=2, default=str) + "\n").encode(),
+    data=exports.comparison_to_json(comparison),
     file_name="hscn-routes.json",
     mime="application/json",
     icon=":material/data_object:",

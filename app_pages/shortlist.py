@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import partial
 
 import streamlit as st
@@ -107,15 +106,10 @@ _shared.table(
 
 st.subheader("Download the shortlist")
 info = exports.CatalogInfo(name=data.catalog_label)
-to_xlsx = getattr(exports, "shortlist_to_xlsx", None)
-to_csv = getattr(exports, "shortlist_to_csv", None)
-to_json = getattr(exports, "shortlist_to_json", None)
 d1, d2, d3 = st.columns(3)
 d1.download_button(
     "Excel workbook",
-    data=partial(to_xlsx, result, info)
-    if to_xlsx is not None
-    else partial(exports.frames_to_xlsx, A.shortlist_frames(result)),
+    data=partial(exports.shortlist_to_xlsx, result, info),
     file_name="hscn-shortlist.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     icon=":material/table_view:",
@@ -124,7 +118,7 @@ d1.download_button(
 )
 d2.download_button(
     "CSV",
-    data=to_csv(result) if to_csv is not None else exports.frames_to_csv(frame),
+    data=exports.shortlist_to_csv(result),
     file_name="hscn-shortlist.csv",
     mime="text/csv",
     icon=":material/download:",
@@ -132,9 +126,7 @@ d2.download_button(
 )
 d3.download_button(
     "JSON",
-    data=to_json(result)
-    if to_json is not None
-    else (json.dumps(result.to_dict(), indent=2, default=str) + "\n").encode(),
+    data=exports.shortlist_to_json(result),
     file_name="hscn-shortlist.json",
     mime="application/json",
     icon=":material/data_object:",

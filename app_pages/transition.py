@@ -9,7 +9,6 @@ here so the page always shows something.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import streamlit as st
 
 from procurement.charts.schedule import gantt_chart, monthly_spend_chart
-from procurement.exports import frames_to_csv
+from procurement.exports import frames_to_csv, schedule_to_json
 from procurement.models import Catalog, Organisation, Scenario, Site
 from procurement.plan import Plan
 from procurement.schedule import (
@@ -239,7 +238,7 @@ def render() -> None:
     )
     d3.download_button(
         "Schedule (JSON)",
-        json.dumps(result.to_dict(), indent=2, default=str),
+        schedule_to_json(result),
         file_name="transition-schedule.json",
         mime="application/json",
         key=PREFIX + "json",

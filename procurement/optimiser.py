@@ -78,7 +78,7 @@ from procurement.options import (
     SupplierTerms,
     requirement_of,
     supplier_exclusion,
-    why_unservable,
+    unservable_sites,
     with_wifi,
 )
 from procurement.plan import (
@@ -1572,10 +1572,7 @@ def solve(
     if len(site_by_id) != len(ctx.sites):
         raise InputError([Problem("site ids must be unique", field="site_id")])
 
-    unservable = {}
-    for site in ctx.sites:
-        if not ctx.builder.servable(requirement_of(site, scenario.start_date)):
-            unservable[site.site_id] = why_unservable(site, catalog, scenario)
+    unservable = unservable_sites(ctx.sites, catalog, scenario, ctx.builder)
     level = Level.WARNING if scenario.allow_partial else Level.ERROR
     site_diags = [
         Diagnostic(level, f"site {sid} cannot be served: {reason}", site_id=sid)

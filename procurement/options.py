@@ -301,6 +301,7 @@ class BundleBuilder:
         self._cache: dict[Requirement, tuple[Bundle, ...]] = {}
         self._pairs: dict[Requirement, tuple[Bundle, ...]] = {}
         self._wifi: dict[tuple, tuple[Candidate, ...]] = {}
+        self._servable: dict[Requirement, bool] = {}
         self._roles: dict[
             Requirement, tuple[list[Candidate], list[Candidate], list[Candidate]]
         ] = {}
@@ -468,10 +469,18 @@ class BundleBuilder:
         return result
 
     def servable(self, requirement: Requirement) -> bool:
-        """Whether any valid bundle exists, without enumerating them all."""
-        if not self.link_pairs(requirement):
-            return False
-        return requirement.wifi_aps <= 0 or bool(self.wifi_options(requirement))
+        """Whether any valid bundle exists, without enumerating them all.
+
+        Memoised on the requirement as given: it is asked once per site, and
+        normalising 25,000 requirements again cost more than the answers.
+        """
+        found = self._servable.get(requirement)
+        if found is None:
+            found = bool(self.link_pairs(requirement)) and (
+                requirement.wifi_aps <= 0 or bool(self.wifi_options(requirement))
+            )
+            self._servable[requirement] = found
+        return found
 
     def wifi_options(self, requirement: Requirement) -> tuple[Candidate, ...]:
         """Usable wifi offerings for the requirement's access points, pruned per supplier.

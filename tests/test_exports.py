@@ -206,6 +206,35 @@ def test_plan_json_round_trips(plan: Plan) -> None:
     assert data["baseline"]["saving"] == -1234.5
 
 
+def test_json_bytes_is_indented_utf8_with_iso_dates_and_plain_numbers() -> None:
+    import numpy as np
+
+    data = {
+        "name": "Ysbyty Gwynedd — Bangor",
+        "start": date(2027, 4, 1),
+        "stamp": datetime(2027, 4, 1, 9, 30),
+        "sites": np.int64(3),
+        "cost": np.float64(1234.5),
+        "served": np.bool_(True),
+        "links": [{"quantity": 2}],
+    }
+    text = exports.json_bytes(data)
+    assert text.endswith(b"}\n")
+    assert "Ysbyty Gwynedd — Bangor".encode() in text  # not \u-escaped
+    assert b'\n  "links": [\n    {\n      "quantity": 2\n' in text  # two-space indent
+    assert json.loads(text) == {
+        "name": "Ysbyty Gwynedd — Bangor",
+        "start": "2027-04-01",
+        "stamp": "2027-04-01T09:30:00",
+        "sites": 3,
+        "cost": 1234.5,
+        "served": True,
+        "links": [{"quantity": 2}],
+    }
+    with pytest.raises(TypeError):  # orjson's JSONEncodeError is a TypeError
+        exports.json_bytes({"bad": object()})
+
+
 # --------------------------------------------------------------------------- XLSX
 
 

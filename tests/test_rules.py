@@ -456,6 +456,21 @@ def test_region_not_covered_is_infeasible_with_reason():
     assert "region" in message or "south-east" in message or "south east" in message
 
 
+def test_every_unservable_site_is_named_when_a_builder_is_reused():
+    # servability is memoised per requirement: sites sharing one (and a second
+    # solve on the same builder) must get the same answer as the first site
+    from procurement.options import BundleBuilder
+
+    cat = catalog(supplier("a", [offering("a-f", monthly_cost=100)]))
+    sites = [site("s1"), site("s2", region=SOUTH_EAST), site("s3", region=SOUTH_EAST)]
+    scn = scenario(**T12)
+    builder = BundleBuilder(cat, scn)
+    for _ in range(2):
+        plan = optimiser.solve(cat, sites, scn, builder=builder)
+        assert plan.status == PlanStatus.INFEASIBLE
+        assert [d.site_id for d in errors(plan)] == ["s2", "s3"]
+
+
 def test_bandwidth_too_high_is_infeasible_with_reason():
     cat = catalog(supplier("a", [offering("a-f", monthly_cost=100)]))
     _, plan = run(cat, [site("s1", bandwidth_mbps=1000)], scenario(**T12))

@@ -15,8 +15,6 @@ input.
 from __future__ import annotations
 
 import argparse
-import json
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from procurement.cli import common
@@ -104,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             verbose=args.verbose,
         )
     if args.format == "json":
-        data: bytes | str = schedule_to_json(result)
+        data: bytes | str = exports.schedule_to_json(result)
     elif args.format == "csv":
         data = exports.frames_to_csv(result.to_frames()["sites"])
     elif args.format == "xlsx":
@@ -115,17 +113,6 @@ def run(args: argparse.Namespace) -> int:
         data = schedule_report(result, plan)
     common.emit(args, data)
     return common.EXIT_OK if result.feasible else common.EXIT_INFEASIBLE
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
-
-
-def schedule_to_json(result: Schedule) -> str:
-    """The SPEC's schedule JSON, indented, with a final newline."""
-    return json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=_json_default) + "\n"
 
 
 # --------------------------------------------------------------------------- table report
