@@ -14,11 +14,12 @@ module is about doing that many MILP solves without waste:
 * **Warm starts.** Coalitions are solved by size. A coalition ``S`` can always
   buy as ``S - {i}`` and ``{i}`` did, merged into one contract set (one party
   pays each supplier's fees once, and larger site counts only reach higher
-  discount tiers), so the cheapest such union among the solved ``S - {i}`` is
-  handed to HiGHS as a MIP start. HiGHS then starts from a near-optimal plan
-  instead of searching for one (on the sample consortium this halved some
-  solves and did little for others, where proving the bound is the work); a
-  start that breaks a scenario rule (say ``max_suppliers``) is simply not used.
+  discount tiers), so the cheapest such union among the solved ``S - {i}``
+  (or the local search's plan, if cheaper) is handed to HiGHS as a MIP start.
+  The root is first probed around it (:func:`~procurement.optimiser.probe_root`):
+  where the start is already optimal, LP bounds alone often prove it and the
+  MIP never runs. A start that breaks a scenario rule (say ``max_suppliers``)
+  is simply not used.
 * **Parallel.** Coalitions of one size are independent: they run in a
   :class:`concurrent.futures.ProcessPoolExecutor`, in chunks, while route
   plans (the grand coalition's collaborative plan, the solo and central plans)
@@ -50,7 +51,6 @@ from procurement.costing import price
 from procurement.incumbent import find_start
 from procurement.models import Catalog, Organisation, Route, Scenario, Site
 from procurement.optimiser import (
-    HighsSolver,
     available_cpus,
     build_model,
     build_profiles,
@@ -58,6 +58,7 @@ from procurement.optimiser import (
     main_hidden_from_workers,
     make_solver,
     pin_highs_to_one_thread,
+    probe_columns,
     process_pool_context,
     search_fits,
     set_start,
@@ -137,58 +138,36 @@ class CoalitionOutcome:
 # ------------------------------------------------------------------- solver with a MIP start
 
 
-class _StartingHiGHS(HighsSolver):
-    """PuLP's in-process HiGHS, handing HiGHS a (partial) MIP start first.
-
-    ``start`` maps variables to values; HiGHS completes the variables left out
-    (tier choices, discount amounts, counts) itself, and ignores a start that
-    turns out infeasible. Made from the optimiser's own solver object (its
-    class swapped), so every option it sets applies unchanged.
-    """
-
-    start: Mapping[pulp.LpVariable, float] | None = None
-
-    def actualSolve(self, lp: pulp.LpProblem) -> int:
-        self.createAndConfigureSolver(lp)
-        self.buildSolverModel(lp)
-        if self.start:
-            index = np.array([var.index for var in self.start], dtype=np.int32)
-            value = np.array(list(self.start.values()), dtype=np.float64)
-            lp.solverModel.setSolution(len(index), index, value)
-        self.callSolver(lp)
-        status, sol_status = self.findSolutionValues(lp)
-        for var in lp.variables():
-            var.modified = False
-        for constraint in lp._constraints.values():
-            constraint.modifier = False
-        lp.assignStatus(status, sol_status)
-        return status
-
-
 @without_gc
 def _solve_with_start(
-    prob: pulp.LpProblem,
+    model: Any,
     solver_name: str,
-    start: Mapping[pulp.LpVariable, float] | None,
     *,
+    started: bool,
     time_limit: float,
     gap: float,
 ) -> str:
-    """Solve ``prob`` once with the optimiser's solver settings, from ``start``.
+    """Solve ``model`` at its cost with the optimiser's solver settings.
 
-    Returns ``"optimal"``, ``"feasible"`` (a plan, stopped at the time limit),
-    ``"infeasible"`` (proven) or ``"no_solution"`` (stopped before any plan).
+    ``started``: the variables hold a complete plan (:func:`set_start`), which
+    HiGHS is handed as its first plan and probes its root around (so a plan
+    already optimal is often proven without the MIP); CBC gets it as a warm
+    start. Returns ``"optimal"``, ``"feasible"`` (a plan, stopped at the time
+    limit), ``"infeasible"`` (proven) or ``"no_solution"`` (stopped before any plan).
     """
-    solver = make_solver(solver_name, time_limit=time_limit, gap=gap, verbose=False)
-    if start:
-        if type(solver) is HighsSolver:
-            # same options, plus the start: the subclass only adds the hand-over
-            solver.__class__ = _StartingHiGHS
-            solver.start = start
-        elif isinstance(solver, pulp.PULP_CBC_CMD):
-            for var, value in start.items():
-                var.setInitialValue(value)
-            solver.optionsDict["warmStart"] = True
+    prob = model.prob
+    prob.sense = pulp.LpMinimize
+    prob.setObjective(model.total_cost)
+    solver = make_solver(
+        solver_name,
+        time_limit=time_limit,
+        gap=gap,
+        verbose=False,
+        warm_start=started,
+        probe=probe_columns(model) if started else (),
+    )
+    if started and isinstance(solver, pulp.PULP_CBC_CMD):
+        solver.optionsDict["warmStart"] = True
     with solver_output_to_stderr():
         prob.solve(solver)
     if prob.sol_status == pulp.LpSolutionOptimal:
@@ -368,25 +347,25 @@ class CoalitionEngine:
         model = build_model(
             profiles, self.builder.terms, self.scenario, total_budget=None, party_budgets={}
         )
-        model.prob.sense = pulp.LpMinimize
-        model.prob.setObjective(model.total_cost)
         start, start_cost = self._best_start(members, starts)
-        values = None if start is None else _start_values(model, start, self)
+        plan = None if start is None else _start_plan(model, start, self)
         if search_fits(self.scenario):
             # the local search's plan, where it beats the best union of sub-coalitions
             found = find_start(profiles, self.builder.terms, seconds=1.0)
             if found is not None:
                 set_start(model, found)
-                if values is None or pulp.value(model.total_cost) < start_cost - 1e-6:
-                    values = {var: var.varValue for var in model.prob.variables()}
+                if plan is None or pulp.value(model.total_cost) < start_cost - 1e-6:
+                    plan = found
+        if plan is not None:
+            set_start(model, plan)
         status = _solve_with_start(
-            model.prob,
+            model,
             self.solver,
-            values,
+            started=plan is not None,
             time_limit=self.scenario.time_limit_s,
             gap=self.scenario.mip_gap,
         )
-        warm = values is not None
+        warm = plan is not None
         if status in ("infeasible", "no_solution"):
             return CoalitionOutcome(mask, None, status, time.perf_counter() - t0, warm), None
         bundles = chosen_bundles(model)
@@ -448,50 +427,34 @@ class CoalitionEngine:
         return plan, choice
 
 
-def _start_values(
+def _start_plan(
     model: Any, choice: np.ndarray, engine: CoalitionEngine
-) -> dict[pulp.LpVariable, float] | None:
-    """Variable values that make ``model`` buy exactly ``choice`` (a partial MIP start).
+) -> dict[int, dict[tuple[int, int], int]] | None:
+    """``choice`` as a plan for ``model`` in :func:`set_start`'s form.
 
-    Sets the pair counts, the wifi transport and the supplier-used binaries of
-    the optimiser's model; HiGHS derives the rest (site counts, tiers,
-    discounts). Returns None, so no start is given, when the choice does not
-    fit the model (or the model's layout is not the one this reads).
+    Per profile: sites per (pair index, wifi index or -1). Returns None, so
+    the choice is not used, when it does not fit the model's options.
     """
-    try:
-        values: dict[pulp.LpVariable, float] = {}
-        used: set[str] = set()
-        ids = engine.offering_ids
-        for profile, row, classes in zip(model.profiles, model.x, model.wifi, strict=True):
-            pair_at = {
-                (p.primary.offering.id, None if p.secondary is None else p.secondary.offering.id): j
-                for j, p in enumerate(profile.pairs)
-            }
-            var_class = {var: c for c, (members, _) in enumerate(classes) for var in members}
-            counts = [0] * len(row)
-            wifi_counts: dict[tuple[int, str], int] = defaultdict(int)
-            for site_id in profile.site_ids:
-                link = choice[engine.index[site_id]]
-                if link[0] < 0:
-                    return None
-                key = (ids[link[0]], ids[link[1]] if link[1] >= 0 else None)
-                j = pair_at[key]
-                counts[j] += 1
-                used.update(profile.pairs[j].suppliers)
-                if link[2] >= 0:
-                    wifi_counts[(var_class[row[j]], ids[link[2]])] += 1
-                    used.add(engine._offerings[link[2]][0])
-            values.update(zip(row, map(float, counts), strict=True))
-            for c, (_, transport) in enumerate(classes):
-                for t, wifi in transport:
-                    values[t] = float(wifi_counts.pop((c, wifi.offering.id), 0))
-            if wifi_counts:
+    plan: dict[int, dict[tuple[int, int], int]] = {}
+    ids = engine.offering_ids
+    for g, profile in enumerate(model.profiles):
+        pair_at = {
+            (p.primary.offering.id, None if p.secondary is None else p.secondary.offering.id): j
+            for j, p in enumerate(profile.pairs)
+        }
+        wifi_at = {w.offering.id: o for o, w in enumerate(profile.wifis)}
+        combos: dict[tuple[int, int], int] = defaultdict(int)
+        for site_id in profile.site_ids:
+            link = choice[engine.index[site_id]]
+            if link[0] < 0:
                 return None
-        for (_, supplier_id), var in model.used.items():
-            values[var] = 1.0 if supplier_id in used else 0.0
-        return values
-    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
-        return None
+            j = pair_at.get((ids[link[0]], ids[link[1]] if link[1] >= 0 else None))
+            o = wifi_at.get(ids[link[2]]) if link[2] >= 0 else -1
+            if j is None or o is None or (o < 0) != (not profile.wifis):
+                return None
+            combos[(j, o)] += 1
+        plan[g] = dict(combos)
+    return plan
 
 
 # --------------------------------------------------------------------------- worker processes

@@ -1,0 +1,159 @@
+"""Probing the root LP around a starting plan (``optimiser.probe_root``) stays exact.
+
+Probing may only say "optimal" when LP bounds show that nothing is cheaper
+than the start, may only fix a binary whose other value cannot beat the
+start, and must leave the final plan exactly as cheap as a solve without it.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pulp
+import pytest
+from conftest import cost_model
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from procurement import optimiser
+from procurement.generate import generate_portfolio, write_portfolio
+from procurement.incumbent import find_start
+from procurement.inputs import load_catalog, load_organisations, load_scenario, load_sites
+
+CATALOG = Path(__file__).resolve().parents[1] / "catalog"
+
+
+@functools.cache
+def _case(n_sites: int, n_orgs: int, seed: int, route: str) -> tuple[Any, ...]:
+    out = Path(tempfile.mkdtemp(prefix="probing_"))
+    write_portfolio(generate_portfolio(n_sites, n_orgs, seed=seed), out)
+    scenario = load_scenario(out / "scenario.yaml").model_copy(update={"route": route})
+    return (
+        load_catalog(CATALOG),
+        load_sites(out / "sites.csv"),
+        scenario,
+        load_organisations(out / "organisations.csv"),
+    )
+
+
+def _highs(model: Any) -> tuple[Any, np.ndarray]:
+    """The model loaded into HiGHS as the optimiser loads it, and its variables' values."""
+    model.prob.sense = pulp.LpMinimize
+    model.prob.setObjective(model.total_cost)
+    solver = optimiser.make_solver("highs", time_limit=60, gap=0, verbose=False)
+    solver.createAndConfigureSolver(model.prob)
+    solver.buildSolverModel(model.prob)
+    values = np.array([v.varValue or 0.0 for v in model.prob.variables()])
+    return model.prob.solverModel, values
+
+
+def _columns(model: Any) -> list[int]:
+    return [var.index for var in optimiser.probe_columns(model)]
+
+
+def _optimum(model: Any) -> float:
+    """Solve ``model`` by HiGHS alone (no probing) and return the optimal cost."""
+    result = optimiser.run_solver(model.prob, "highs", time_limit=60, gap=0, verbose=False)
+    assert result.optimal
+    return pulp.value(model.total_cost)
+
+
+def test_an_optimal_start_is_proven_without_the_mip() -> None:
+    # 60 sites of 2 organisations bought together: HiGHS's root LP leaves a
+    # gap (fractional tiers), probing the tiers closes it
+    _, _, model = cost_model(*_case(60, 2, 3, "collaborative"))
+    model.prob.setObjective(model.total_cost)
+    optimum = _optimum(model)
+    highs, start = _highs(model)
+    proof = optimiser.probe_root(
+        highs, start, _columns(model), gap=0.0, deadline=1e12
+    )
+    assert proof is not None and proof.proven
+    assert proof.start_cost == pytest.approx(optimum, abs=1e-6)
+    assert proof.bound == proof.start_cost
+    assert proof.lp_solves >= 1
+
+
+def test_a_costlier_start_is_not_proven_and_the_solve_still_finds_the_optimum() -> None:
+    ctx, profiles, model = cost_model(*_case(60, 2, 3, "collaborative"))
+    model.prob.setObjective(model.total_cost)
+    optimum = _optimum(model)
+    start = find_start(profiles, ctx.builder.terms, seconds=1.0)
+    assert start is not None
+    # every site of each profile's first choice moved to the dearest pair: a
+    # feasible, costlier plan
+    worse = {}
+    for g, combos in start.items():
+        pairs = profiles[g].pairs
+        dearest = max(range(len(pairs)), key=lambda k: pairs[k].one_off + pairs[k].recurring_list)
+        moved: dict[tuple[int, int], int] = {}
+        for i, ((j, o), n) in enumerate(combos.items()):
+            key = (dearest, o) if i == 0 else (j, o)
+            moved[key] = moved.get(key, 0) + n
+        worse[g] = moved
+    optimiser.set_start(model, worse)
+    start_cost = pulp.value(model.total_cost)
+    assert start_cost > optimum + 1.0
+    highs, values = _highs(model)
+    proof = optimiser.probe_root(highs, values, _columns(model), gap=0.0, deadline=1e12)
+    assert proof is not None and not proof.proven
+    assert proof.bound <= optimum + optimiser.PROOF_TOLERANCE
+    # fixings keep the start a valid incumbent for the MIP that follows
+    assert all(values[j] == value for j, value in proof.fixings.items())
+    optimiser.set_start(model, worse)
+    result = optimiser.run_solver(
+        model.prob,
+        "highs",
+        time_limit=60,
+        gap=0,
+        verbose=False,
+        warm_start=True,
+        probe=optimiser.probe_columns(model),
+    )
+    assert result.optimal
+    assert pulp.value(model.total_cost) == pytest.approx(optimum, abs=0.01)
+
+
+def test_a_start_that_breaks_a_row_is_not_probed() -> None:
+    ctx, profiles, model = cost_model(*_case(60, 2, 3, "collaborative"))
+    start = find_start(profiles, ctx.builder.terms, seconds=1.0)
+    assert start is not None
+    optimiser.set_start(model, start)
+    model.x[0][0].varValue = (model.x[0][0].varValue or 0.0) + 1  # one site served twice
+    highs, values = _highs(model)
+    assert optimiser.probe_root(highs, values, _columns(model), gap=0.0, deadline=1e12) is None
+
+
+def test_probing_stops_at_its_deadline_with_nothing_claimed() -> None:
+    ctx, profiles, model = cost_model(*_case(60, 2, 3, "collaborative"))
+    start = find_start(profiles, ctx.builder.terms, seconds=1.0)
+    optimiser.set_start(model, start)
+    highs, values = _highs(model)
+    assert optimiser.probe_root(highs, values, _columns(model), gap=0.0, deadline=0.0) is None
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    n_sites=st.integers(8, 60),
+    n_orgs=st.integers(1, 3),
+    seed=st.integers(0, 10_000),
+    route=st.sampled_from(["collaborative", "solo", "central"]),
+)
+def test_probing_changes_no_optimum(n_sites: int, n_orgs: int, seed: int, route: str) -> None:
+    catalog, sites, scenario, orgs = _case(n_sites, n_orgs, seed, route)
+    probed = optimiser.solve(catalog, sites, scenario, orgs, explain=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(optimiser, "probe_columns", lambda model: [])
+        plain = optimiser.solve(catalog, sites, scenario, orgs, explain=False)
+    assert probed.status == plain.status
+    if plain.has_plan:
+        assert probed.total_cost == pytest.approx(plain.total_cost, abs=0.01, rel=1e-6)
+        assert probed.stats.outcome == plain.stats.outcome == "optimal"
