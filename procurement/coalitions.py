@@ -15,11 +15,10 @@ module is about doing that many MILP solves without waste:
   buy as ``S - {i}`` and ``{i}`` did, merged into one contract set (one party
   pays each supplier's fees once, and larger site counts only reach higher
   discount tiers), so the cheapest such union among the solved ``S - {i}``
-  (or the local search's plan, if cheaper) is handed to HiGHS as a MIP start.
-  The root is first probed around it (:func:`~procurement.optimiser.probe_root`):
-  where the start is already optimal, LP bounds alone often prove it and the
-  MIP never runs. A start that breaks a scenario rule (say ``max_suppliers``)
-  is simply not used.
+  (or the local search's plan, if cheaper) is handed to HiGHS as a complete
+  MIP start (:data:`PROBE_COALITIONS` also probes the root around it, as
+  route plans do). A start that breaks a scenario rule (say
+  ``max_suppliers``) is simply not used.
 * **Parallel.** Coalitions of one size are independent: they run in a
   :class:`concurrent.futures.ProcessPoolExecutor`, in chunks, while route
   plans (the grand coalition's collaborative plan, the solo and central plans)
@@ -91,6 +90,13 @@ POOL_MIN_SITES = 40
 MAX_WARM_STARTS = 3
 #: Most worker processes started by default.
 MAX_DEFAULT_WORKERS = 8
+#: Probe each coalition's root around its start (see ``optimiser.probe_root``)?
+#: Not by default: a coalition's start (a union of smaller coalitions' plans,
+#: or the local search's) is seldom its optimum, so probing rarely proves it
+#: (one of six coalitions of a 1,000-site, ten-organisation game); on eight
+#: such coalitions it gained nothing measurable (31-41 s either way on this
+#: noisy machine).
+PROBE_COALITIONS = False
 
 
 def popcount(mask: int) -> int:
@@ -150,10 +156,10 @@ def _solve_with_start(
     """Solve ``model`` at its cost with the optimiser's solver settings.
 
     ``started``: the variables hold a complete plan (:func:`set_start`), which
-    HiGHS is handed as its first plan and probes its root around (so a plan
-    already optimal is often proven without the MIP); CBC gets it as a warm
-    start. Returns ``"optimal"``, ``"feasible"`` (a plan, stopped at the time
-    limit), ``"infeasible"`` (proven) or ``"no_solution"`` (stopped before any plan).
+    HiGHS is handed as its first plan (and, with :data:`PROBE_COALITIONS`,
+    probes its root around); CBC gets it as a warm start. Returns
+    ``"optimal"``, ``"feasible"`` (a plan, stopped at the time limit),
+    ``"infeasible"`` (proven) or ``"no_solution"`` (stopped before any plan).
     """
     prob = model.prob
     prob.sense = pulp.LpMinimize
@@ -164,7 +170,7 @@ def _solve_with_start(
         gap=gap,
         verbose=False,
         warm_start=started,
-        probe=probe_columns(model) if started else (),
+        probe=probe_columns(model) if started and PROBE_COALITIONS else (),
     )
     if started and isinstance(solver, pulp.PULP_CBC_CMD):
         solver.optionsDict["warmStart"] = True

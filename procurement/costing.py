@@ -110,6 +110,7 @@ def price(
         )
 
     site_plans = []
+    links: dict[tuple[int, float], Link] = {}
     fee_share: dict[str, float] = {}  # each site's even share of its suppliers' fees
     quality = 0.0
     for site in sites:
@@ -127,7 +128,14 @@ def price(
         party = party_of(site, route)
 
         def link(c: Candidate | None, party: str = party) -> Link | None:
-            return None if c is None else _link(c, discount[(party, c.supplier_id)])
+            if c is None:
+                return None
+            d = discount[(party, c.supplier_id)]
+            key = (id(c), d)  # links are immutable: sites buying the same share one
+            found = links.get(key)
+            if found is None:
+                found = links[key] = _link(c, d)
+            return found
 
         primary, secondary, wifi = link(bundle.primary), link(bundle.secondary), link(bundle.wifi)
         cost = sum(x.cost for x in (primary, secondary, wifi) if x is not None)

@@ -157,3 +157,22 @@ def test_probing_changes_no_optimum(n_sites: int, n_orgs: int, seed: int, route:
     if plain.has_plan:
         assert probed.total_cost == pytest.approx(plain.total_cost, abs=0.01, rel=1e-6)
         assert probed.stats.outcome == plain.stats.outcome == "optimal"
+
+
+def test_probed_coalitions_cost_what_unprobed_ones_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    from procurement import coalitions
+    from procurement.models import Route
+
+    catalog, sites, scenario, orgs = _case(40, 3, 11, "collaborative")
+    scenario = scenario.model_copy(update={"route": Route.COLLABORATIVE})
+    players = [o.model_copy(update={"budget": None}) for o in orgs]
+    engine = coalitions.CoalitionEngine(catalog, sites, scenario, players)
+    costs = {}
+    for probe in (False, True):
+        monkeypatch.setattr(coalitions, "PROBE_COALITIONS", probe)
+        for mask in range(1, 1 << len(players)):
+            outcome, _ = engine.solve(mask)
+            assert outcome.optimal
+            costs.setdefault(mask, []).append(outcome.cost)
+    for mask, (plain, probed) in costs.items():
+        assert probed == pytest.approx(plain, abs=0.01), mask
