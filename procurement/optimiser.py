@@ -950,6 +950,8 @@ class HighsSolver(pulp.HiGHS):
     def callSolver(self, lp: pulp.LpProblem) -> None:
         highs = lp.solverModel
         self.proof = None
+        self.cancelled = False
+        self.abandoned = None
         if self.warm_start:
             indices, values = [], []
             for var in lp.variables():
@@ -965,8 +967,6 @@ class HighsSolver(pulp.HiGHS):
                 highs.setSolution(
                     len(indices), np.asarray(indices, dtype=np.int32), np.asarray(values)
                 )
-        self.cancelled = False
-        self.abandoned = None
         if self.stop_after is None:
             highs.run()
             return
@@ -1001,9 +1001,17 @@ class HighsSolver(pulp.HiGHS):
             gap=float(self.gapRel or 0.0),
             deadline=t0 + PROBE_TIME_SHARE * min(limit, 3600.0),
         )
-        if self.proof is not None and self.proof.proven:
+        proof = self.proof
+        if self.msg and proof is not None:  # the solver log asked for: say what probing did
+            print(
+                f"Root probing: {proof.lp_solves} LP solves in {proof.seconds:.2f} s; start "
+                f"{proof.start_cost:.2f}, bound {proof.bound:.2f}, {len(proof.fixings)} fixed"
+                + ("; the start is optimal, no MIP needed" if proof.proven else ""),
+                flush=True,
+            )
+        if proof is not None and proof.proven:
             return True
-        for j, value in (self.proof.fixings if self.proof else {}).items():
+        for j, value in (proof.fixings if proof else {}).items():
             highs.changeColBounds(j, value, value)
         spent = time.perf_counter() - t0
         if math.isfinite(limit):
