@@ -7,8 +7,11 @@ spells out the numbers it is about.
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
@@ -28,6 +31,40 @@ from procurement.models import (
 START = date(2025, 1, 1)
 LONDON = "london"
 SOUTH_EAST = "south-east"
+SAMPLE_CATALOG = Path(__file__).resolve().parents[1] / "catalog"
+
+
+@functools.cache
+def sample_catalog() -> Catalog:
+    """The sample catalogue, loaded once (and not a test argument: hypothesis would print it)."""
+    from procurement.inputs import load_catalog
+
+    return load_catalog(SAMPLE_CATALOG)
+
+
+@functools.cache
+def _generated(n_sites: int, n_orgs: int, seed: int) -> tuple[tuple, tuple, Scenario]:
+    from procurement.generate import generate_portfolio, write_portfolio
+    from procurement.inputs import load_organisations, load_scenario, load_sites
+
+    out = Path(tempfile.mkdtemp(prefix=f"generated_{n_sites}_{n_orgs}_{seed}_"))
+    write_portfolio(generate_portfolio(n_sites, n_orgs, seed=seed), out)
+    return (
+        tuple(load_sites(out / "sites.csv")),
+        tuple(load_organisations(out / "organisations.csv")),
+        load_scenario(out / "scenario.yaml"),
+    )
+
+
+def generated_inputs(
+    n_sites: int, n_orgs: int, seed: int
+) -> tuple[list[Site], list[Organisation], Scenario]:
+    """``hscn-procure generate``'s portfolio, written and read back as the CLI reads it.
+
+    Generated once per arguments; each call gets its own lists.
+    """
+    sites, organisations, scenario = _generated(n_sites, n_orgs, seed)
+    return list(sites), list(organisations), scenario
 
 # --------------------------------------------------------------------------- builders
 

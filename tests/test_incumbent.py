@@ -15,15 +15,14 @@ import numpy as np
 import pulp
 import pytest
 from conftest import catalog as make_catalog
-from conftest import cost_model, offering, scenario, site, supplier
+from conftest import cost_model, generated_inputs, offering, scenario, site, supplier
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from procurement import optimiser
 from procurement.costing import price
-from procurement.generate import generate_portfolio, write_portfolio
 from procurement.incumbent import _upper_hull, find_quality_start, find_start
-from procurement.inputs import load_catalog, load_organisations, load_scenario, load_sites
+from procurement.inputs import load_catalog
 from procurement.models import VolumeTier
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,13 +66,10 @@ def _assert_valid_start(ctx, profiles, model, start) -> None:
     route=st.sampled_from(["solo", "collaborative", "central"]),
 )
 def test_start_is_a_valid_plan_priced_as_the_spec_prices_it(
-    sample_catalog, tmp_path_factory, seed, n_sites, n_orgs, route
+    sample_catalog, seed, n_sites, n_orgs, route
 ) -> None:
-    out = tmp_path_factory.mktemp("start")
-    write_portfolio(generate_portfolio(n_sites, min(n_orgs, n_sites), seed=seed), out)
-    sites = load_sites(out / "sites.csv")
-    scn = load_scenario(out / "scenario.yaml").model_copy(update={"route": route})
-    orgs = load_organisations(out / "organisations.csv")
+    sites, orgs, scn = generated_inputs(n_sites, min(n_orgs, n_sites), seed)
+    scn = scn.model_copy(update={"route": route})
     ctx, profiles, model, start = _loaded(sample_catalog, sites, scn, orgs)
     _assert_valid_start(ctx, profiles, model, start)
     # the MILP proves the optimum: the start can only be matched or beaten
@@ -232,21 +228,14 @@ def test_quality_start_upgrades_as_many_sites_as_the_budget_allows(budget, upgra
     tightness=st.sampled_from([1.0, 0.5, 0.3]),
 )
 def test_quality_start_is_within_every_budget_and_adds_quality(
-    sample_catalog, tmp_path_factory, seed, n_sites, n_orgs, route, tightness
+    sample_catalog, seed, n_sites, n_orgs, route, tightness
 ) -> None:
     """On generated portfolios (budgets scaled down to bind), the quality start
     satisfies every row of the budgeted model and beats the cheapest plan's quality."""
-    out = tmp_path_factory.mktemp("quality")
-    write_portfolio(generate_portfolio(n_sites, min(n_orgs, n_sites), seed=seed), out)
-    sites = load_sites(out / "sites.csv")
-    orgs = [
-        o.model_copy(update={"budget": o.budget * tightness})
-        for o in load_organisations(out / "organisations.csv")
-    ]
+    sites, generated_orgs, scn = generated_inputs(n_sites, min(n_orgs, n_sites), seed)
+    orgs = [o.model_copy(update={"budget": o.budget * tightness}) for o in generated_orgs]
     total = sum(o.budget for o in orgs)
-    scn = load_scenario(out / "scenario.yaml").model_copy(
-        update={"route": route, "objective": "quality", "budget": total}
-    )
+    scn = scn.model_copy(update={"route": route, "objective": "quality", "budget": total})
     ctx, profiles, model, cheapest, best = _quality_loaded(sample_catalog, sites, scn, orgs)
     if best is None:
         return  # no upgrade fits, or the cheapest plan is itself over a budget

@@ -7,37 +7,22 @@ start, and must leave the final plan exactly as cheap as a solve without it.
 
 from __future__ import annotations
 
-import functools
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pulp
 import pytest
-from conftest import cost_model
+from conftest import cost_model, generated_inputs, sample_catalog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from procurement import optimiser
-from procurement.generate import generate_portfolio, write_portfolio
 from procurement.incumbent import find_start
-from procurement.inputs import load_catalog, load_organisations, load_scenario, load_sites
-
-CATALOG = Path(__file__).resolve().parents[1] / "catalog"
 
 
-@functools.cache
 def _case(n_sites: int, n_orgs: int, seed: int, route: str) -> tuple[Any, ...]:
-    out = Path(tempfile.mkdtemp(prefix="probing_"))
-    write_portfolio(generate_portfolio(n_sites, n_orgs, seed=seed), out)
-    scenario = load_scenario(out / "scenario.yaml").model_copy(update={"route": route})
-    return (
-        load_catalog(CATALOG),
-        load_sites(out / "sites.csv"),
-        scenario,
-        load_organisations(out / "organisations.csv"),
-    )
+    sites, organisations, scenario = generated_inputs(n_sites, n_orgs, seed)
+    return sample_catalog(), sites, scenario.model_copy(update={"route": route}), organisations
 
 
 def _highs(model: Any) -> tuple[Any, np.ndarray]:

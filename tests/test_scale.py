@@ -9,40 +9,18 @@ sites, where profiles rarely merge).
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
 import types
 import warnings
-from pathlib import Path
 
 import pytest
+from conftest import generated_inputs, sample_catalog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from procurement import optimiser
-from procurement.generate import generate_portfolio, write_portfolio
-from procurement.inputs import load_catalog, load_organisations, load_scenario, load_sites
 from procurement.plan import PlanStatus
-
-CATALOG = Path(__file__).resolve().parents[1] / "catalog"
-
-
-def _portfolio(tmp: Path, n_sites: int, n_orgs: int, seed: int):
-    out = tmp / f"p{n_sites}_{n_orgs}_{seed}"
-    write_portfolio(generate_portfolio(n_sites, n_orgs, seed=seed), out)
-    return (
-        load_sites(out / "sites.csv"),
-        load_organisations(out / "organisations.csv"),
-        load_scenario(out / "scenario.yaml"),
-    )
-
-
-@functools.cache
-def sample_catalog():
-    """Loaded once, and not a test argument (hypothesis would print all of it)."""
-    return load_catalog(CATALOG)
-
 
 PROVEN = ("optimal", "infeasible")
 TIME_LIMIT_S = 10
@@ -96,11 +74,9 @@ FIELDS = st.fixed_dictionaries(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(seed=st.integers(0, 10_000), n_orgs=st.integers(1, 3), fields=FIELDS)
-def test_profiles_agree_with_a_per_site_model(
-    tmp_path_factory, monkeypatch, seed, n_orgs, fields
-) -> None:
+def test_profiles_agree_with_a_per_site_model(monkeypatch, seed, n_orgs, fields) -> None:
     """Integer counts over profiles reach the same optimum as one variable set per site."""
-    sites, orgs, scn = _portfolio(tmp_path_factory.mktemp("agg"), 24, n_orgs, seed)
+    sites, orgs, scn = generated_inputs(24, n_orgs, seed)
     scn = scn.model_copy(update={**fields, "time_limit_s": TIME_LIMIT_S})
     catalog = sample_catalog()
     fast = optimiser.solve(catalog, sites, scn, orgs, explain=False)
@@ -127,14 +103,14 @@ def test_profiles_agree_with_a_per_site_model(
     allow_partial=st.booleans(),
 )
 def test_parties_solved_apart_agree_with_one_model(
-    tmp_path_factory, monkeypatch, seed, route, budget_factor, share, allow_partial
+    monkeypatch, seed, route, budget_factor, share, allow_partial
 ) -> None:
     """Solo and central parties solved one by one give the joint model's optimum.
 
     Organisation budgets (some below a party's cheapest plan), share caps and
     partial service all bind per party.
     """
-    sites, orgs, scn = _portfolio(tmp_path_factory.mktemp("party"), 40, 4, seed)
+    sites, orgs, scn = generated_inputs(40, 4, seed)
     scn = scn.model_copy(
         update={
             "route": route,
@@ -161,10 +137,10 @@ def test_parties_solved_apart_agree_with_one_model(
     assert split.status in (PlanStatus.OPTIMAL, PlanStatus.PARTIAL, PlanStatus.INFEASIBLE)
 
 
-def test_a_scenario_budget_keeps_the_parties_in_one_model(tmp_path) -> None:
+def test_a_scenario_budget_keeps_the_parties_in_one_model() -> None:
     """A budget over all parties links them: they are not solved apart."""
     catalog = sample_catalog()
-    sites, orgs, scn = _portfolio(tmp_path, 30, 3, 1)
+    sites, orgs, scn = generated_inputs(30, 3, 1)
     ctx = optimiser._context(catalog, sites, scn.model_copy(update={"route": "solo"}), orgs, None)
     assert optimiser._independent_parties(ctx, (), None)
     ctx = optimiser._context(
@@ -177,13 +153,11 @@ def test_a_scenario_budget_keeps_the_parties_in_one_model(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("route", ["solo", "central"])
-def test_parties_solved_in_worker_processes_give_the_same_plan(
-    tmp_path, monkeypatch, route
-) -> None:
+def test_parties_solved_in_worker_processes_give_the_same_plan(monkeypatch, route) -> None:
     """Side by side in worker processes (forced here on a small portfolio), the
     parties reach the same optimum, and every site gets its links back."""
     catalog = sample_catalog()
-    sites, orgs, scn = _portfolio(tmp_path, 40, 3, 5)
+    sites, orgs, scn = generated_inputs(40, 3, 5)
     scn = scn.model_copy(update={"route": route, "time_limit_s": TIME_LIMIT_S})
     monkeypatch.setattr(optimiser, "available_cpus", lambda: 2)
     in_turn = optimiser.solve(catalog, sites, scn, orgs, explain=False)
@@ -218,7 +192,7 @@ def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch) -> None
     monkeypatch.setitem(sys.modules, "__main__", main)
     monkeypatch.setattr(optimiser, "available_cpus", lambda: 2)
     monkeypatch.setattr(optimiser, "PARALLEL_MIN_SIZE", 0)
-    sites, orgs, scn = _portfolio(tmp_path, 30, 2, 7)
+    sites, orgs, scn = generated_inputs(30, 2, 7)
     scn = scn.model_copy(update={"route": "solo", "time_limit_s": TIME_LIMIT_S})
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no fallback from a broken pool

@@ -12,36 +12,21 @@ timing anything: they are about outcomes, not speed.
 
 from __future__ import annotations
 
-import functools
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pulp
 import pytest
-from conftest import cost_model
+from conftest import cost_model, generated_inputs, sample_catalog
 
 from procurement import optimiser
-from procurement.generate import generate_portfolio, write_portfolio
 from procurement.incumbent import find_start
-from procurement.inputs import load_catalog, load_organisations, load_scenario, load_sites
 from procurement.plan import PlanStatus
 
-CATALOG = Path(__file__).resolve().parents[1] / "catalog"
 
-
-@functools.cache
 def _case():
     """60 generated sites of 2 organisations, bought together: quick to prove."""
-    out = Path(tempfile.mkdtemp(prefix="limits_"))
-    write_portfolio(generate_portfolio(60, 2, seed=3), out)
-    scenario = load_scenario(out / "scenario.yaml").model_copy(update={"route": "collaborative"})
-    return (
-        load_catalog(CATALOG),
-        load_sites(out / "sites.csv"),
-        scenario,
-        load_organisations(out / "organisations.csv"),
-    )
+    sites, organisations, scenario = generated_inputs(60, 2, 3)
+    scenario = scenario.model_copy(update={"route": "collaborative"})
+    return sample_catalog(), sites, scenario, organisations
 
 
 def _model():
