@@ -47,6 +47,7 @@ import numpy as np
 import pulp
 
 from procurement.costing import price
+from procurement.gcpause import without_gc
 from procurement.incumbent import find_start
 from procurement.models import Catalog, Organisation, Route, Scenario, Site
 from procurement.optimiser import (
@@ -63,7 +64,6 @@ from procurement.optimiser import (
     set_start,
     solve,
     solver_output_to_stderr,
-    without_gc,
 )
 from procurement.options import Bundle, BundleBuilder, eligible_suppliers, term_months
 from procurement.plan import Plan
@@ -340,6 +340,7 @@ class CoalitionEngine:
 
     # ----------------------------------------------------------------- solving
 
+    @without_gc
     def solve(
         self, mask: int, starts: Sequence[np.ndarray] = ()
     ) -> tuple[CoalitionOutcome, np.ndarray | None]:

@@ -34,6 +34,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from procurement.errors import InputError, Problem
+from procurement.gcpause import without_gc
 from procurement.lazy import LazyModule
 from procurement.models import (
     SLUG,
@@ -1155,6 +1156,7 @@ def _load_rows(
     return objects
 
 
+@without_gc
 def load_sites(source: Source, *, name: str | None = None) -> tuple[Site, ...]:
     """Sites from CSV: any column order, extra columns kept, SPEC defaults for blanks.
 

@@ -39,8 +39,6 @@ stage's optimum is fixed as a constraint for the next.
 from __future__ import annotations
 
 import contextlib
-import functools
-import gc
 import math
 import multiprocessing
 import os
@@ -53,13 +51,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import numpy as np
 import pulp
 
 from procurement.costing import party_of, price
 from procurement.errors import InputError, Problem
+from procurement.gcpause import without_gc
 from procurement.incumbent import find_quality_start, find_start
 from procurement.inputs import resolve_organisations
 from procurement.models import (
@@ -91,9 +90,6 @@ from procurement.plan import (
     PlanStatus,
 )
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
 SOLVERS = ("highs", "cbc")
 #: Families of scenario constraints that diagnosis may relax one at a time.
 RELAXABLE = (
@@ -104,28 +100,6 @@ RELAXABLE = (
     "max_supplier_share",
     "max_supplier_changes",
 )
-
-
-def without_gc(fn: Callable[P, R]) -> Callable[P, R]:
-    """Run ``fn`` with Python's cyclic garbage collector paused.
-
-    Building a model allocates millions of small PuLP objects (no cycles),
-    and each collection then walks all of them: at 400,000 variables the
-    collector took a third of the build. Reference counting still frees
-    everything; the collector resumes (and catches up) afterwards.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            if enabled:
-                gc.enable()
-
-    return wrapper
 
 
 # --------------------------------------------------------------------------- profiles
@@ -242,12 +216,17 @@ def _expr(
     """A linear expression from (variable, coefficient) pairs, summing repeats.
 
     ``pulp.LpAffineExpression(pairs)`` keeps only the *last* coefficient of a
-    repeated variable, and a bundle's variable recurs across its charges.
+    repeated variable. Most rows repeat none, so the pairs are first copied in
+    one C-level ``dict.update`` (one hash of each variable, a Python call in
+    PuLP, rather than three); only when that lost a repeat are they summed.
     """
-    coefficients: dict[pulp.LpVariable, float] = {}
-    for var, coef in pairs:
-        coefficients[var] = coefficients.get(var, 0.0) + coef
-    return pulp.LpAffineExpression(coefficients, constant=constant)
+    expr = pulp.LpAffineExpression(constant=constant)
+    dict.update(expr, pairs)
+    if len(expr) != len(pairs):
+        expr.clear()
+        for var, coef in pairs:
+            expr[var] = expr.get(var, 0.0) + coef
+    return expr
 
 
 EQ, LE = pulp.LpConstraintEQ, pulp.LpConstraintLE
@@ -682,7 +661,14 @@ class PlanningProblem(pulp.LpProblem):
     def variables(self) -> list[pulp.LpVariable]:
         stamp = (len(self._constraints), id(self.objective))
         if self._known is None or self._known_at != stamp:
-            self._known = super().variables()
+            # PuLP's own walk re-registers every variable of every row (1.4
+            # million calls at 25,000 sites); here rows hold only variables
+            # registered when made (add_variable) or by addConstraint, so only
+            # the objective's are left to register. Same sort, same columns.
+            if self.objective:
+                self._add_variables(self.objective.keys())
+            self._variables.sort(key=lambda v: v.name)
+            self._known = self._variables
             self._known_at = stamp
         return self._known
 
@@ -1615,6 +1601,7 @@ class _Solved:
     build_seconds: float
 
 
+@without_gc
 def _solve_group(group: _Group, deadline: float) -> _Solved:
     """Build the group's model, start it from the local search, solve its stages."""
     scenario = group.scenario
@@ -1819,6 +1806,7 @@ def _solve_parties(
     return solved, outcome
 
 
+@without_gc
 def solve(
     catalog: Catalog,
     sites: Sequence[Site],

@@ -238,11 +238,33 @@ def _charges(links: Iterable[Candidate]) -> tuple[tuple[str, float, float], ...]
     return tuple(sorted((p, o, r) for p, (o, r) in per.items()))
 
 
+def _pair_charges(
+    primary: Candidate, secondary: Candidate | None
+) -> tuple[tuple[str, float, float], ...]:
+    """:func:`_charges` of a primary and an optional secondary, without the general case's dict."""
+    p = (primary.supplier_id, primary.one_off, primary.recurring_list)
+    if secondary is None:
+        return (p,)
+    if secondary.supplier_id == primary.supplier_id:
+        return (
+            (
+                p[0],
+                primary.one_off + secondary.one_off,
+                primary.recurring_list + secondary.recurring_list,
+            ),
+        )
+    s = (secondary.supplier_id, secondary.one_off, secondary.recurring_list)
+    return (p, s) if p < s else (s, p)
+
+
 def _offering_usable_at(
-    offering: Offering, supplier: Supplier, requirement: Requirement
+    offering: Offering, regions: frozenset[str], requirement: Requirement
 ) -> str | None:
-    """Why an offering of an eligible supplier cannot serve this requirement, or None."""
-    if requirement.region not in {r.value for r in supplier.offering_regions(offering)}:
+    """Why an offering of an eligible supplier cannot serve this requirement, or None.
+
+    ``regions``: where the offering is sold (its own regions, else its supplier's).
+    """
+    if requirement.region not in regions:
         return "region"
     if (
         requirement.max_lead_time_days is not None
@@ -264,23 +286,38 @@ class _Pareto:
         self.items: list[tuple[tuple[float, ...], object]] = []
 
     def add(self, key: tuple[float, ...], item: object) -> None:
+        # plain loops: this runs for every candidate bundle of every requirement
         for other, _ in self.items:
-            if all(a <= b + 1e-9 for a, b in zip(other, key, strict=True)):
+            for a, b in zip(other, key, strict=True):
+                if a > b + 1e-9:
+                    break
+            else:
                 return  # dominated by (or equal to) something we keep
-        self.items = [
-            (k, it)
-            for k, it in self.items
-            if not all(a <= b + 1e-9 for a, b in zip(key, k, strict=True))
-        ]
-        self.items.append((key, item))
+        kept: list[tuple[tuple[float, ...], object]] = []
+        for k, it in self.items:
+            for a, b in zip(key, k, strict=True):
+                if a > b + 1e-9:
+                    kept.append((k, it))  # not dominated by the new item
+                    break
+        kept.append((key, item))
+        self.items = kept
 
 
 def _frontier(groups: dict[tuple, _Pareto]) -> tuple[Bundle, ...]:
     """The kept bundles of every group, in a stable order (group, then cost)."""
     return tuple(
-        item  # type: ignore[misc]
+        Bundle(
+            primary=primary,
+            secondary=secondary,
+            wifi=wifi,
+            availability_pct=availability,
+            quality=primary.offering.quality_score,
+            charges=charges,
+        )
         for key in sorted(groups)
-        for _, item in sorted(groups[key].items, key=lambda kv: kv[0])
+        for _, (primary, secondary, wifi, availability, charges) in sorted(
+            groups[key].items, key=lambda kv: kv[0]
+        )
     )
 
 
@@ -302,6 +339,7 @@ class BundleBuilder:
         self._pairs: dict[Requirement, tuple[Bundle, ...]] = {}
         self._wifi: dict[tuple, tuple[Candidate, ...]] = {}
         self._servable: dict[Requirement, bool] = {}
+        self._normal: dict[Requirement, Requirement] = {}
         self._roles: dict[
             Requirement, tuple[list[Candidate], list[Candidate], list[Candidate]]
         ] = {}
@@ -309,6 +347,11 @@ class BundleBuilder:
         self._offerings: list[tuple[Offering, Supplier]] = [
             (o, t.supplier) for t in self.terms.values() for o in t.supplier.offerings
         ]
+        self._regions = {
+            o.id: frozenset(r.value for r in supplier.offering_regions(o))
+            for o, supplier in self._offerings
+        }
+        self._max_discount = {sid: t.max_discount for sid, t in self.terms.items()}
         self._speeds = sorted({o.download_mbps for o, _ in self._offerings if o.download_mbps})
         self._leads = sorted({o.lead_time_days for o, _ in self._offerings})
 
@@ -332,18 +375,20 @@ class BundleBuilder:
                 i = bisect.bisect_right(self._leads, lead)
                 lead = self._leads[i - 1] if i > 0 else -1
         diverse = requirement.resilience is Resilience.DIVERSE
-        return replace(
+        found = replace(
             requirement,
             bandwidth_mbps=speed_up(requirement.bandwidth_mbps),
             backup_mbps=0.0 if diverse else speed_up(requirement.backup_mbps),
             max_lead_time_days=lead,
         )
+        self._normal[requirement] = found
+        return found
 
     def _cost_states(
         self, supplier_id: str, one_off: float, recurring: float
     ) -> tuple[float, float]:
         """Cost with no discount and with the supplier's largest discount."""
-        d = self.terms[supplier_id].max_discount
+        d = self._max_discount[supplier_id]
         return one_off + recurring, one_off + (1 - d) * recurring
 
     def role_candidates(
@@ -364,7 +409,7 @@ class BundleBuilder:
         wifis: dict[str, _Pareto] = defaultdict(_Pareto)
         scenario = self.scenario
         for offering, supplier in self._offerings:
-            if _offering_usable_at(offering, supplier, requirement) is not None:
+            if _offering_usable_at(offering, self._regions[offering.id], requirement) is not None:
                 continue
             tech = offering.technology
             if tech is Technology.WIFI:
@@ -412,26 +457,26 @@ class BundleBuilder:
     ) -> None:
         """Add a bundle to its dominance group: same suppliers (and primary supplier
         where changes are limited); kept unless another costs no more with each
-        supplier in every discount state (and has no lower quality when it counts)."""
-        links = tuple(c for c in (primary, secondary, wifi) if c is not None)
-        charges = _charges(links)
+        supplier in every discount state (and has no lower quality when it counts).
+
+        Only its parts are kept: most bundles are dominated, and :func:`_frontier`
+        makes :class:`Bundle` objects of the survivors alone.
+        """
+        if wifi is None:
+            charges = _pair_charges(primary, secondary)
+        else:
+            charges = _charges(c for c in (primary, secondary, wifi) if c is not None)
         group: tuple = (tuple(x for x, _, _ in charges),)
         if self.keep_primary_supplier:
             group += (primary.supplier_id,)
         cost: list[float] = []
+        max_discount = self._max_discount
         for supplier_id, one_off, recurring in charges:
-            cost.extend(self._cost_states(supplier_id, one_off, recurring))
+            cost.append(one_off + recurring)
+            cost.append(one_off + (1 - max_discount[supplier_id]) * recurring)
         if self.keep_quality:
             cost.append(-primary.offering.quality_score)
-        bundle = Bundle(
-            primary=primary,
-            secondary=secondary,
-            wifi=wifi,
-            availability_pct=availability,
-            quality=primary.offering.quality_score,
-            charges=charges,
-        )
-        groups[group].add(tuple(cost), bundle)
+        groups[group].add(tuple(cost), (primary, secondary, wifi, availability, charges))
 
     def link_pairs(self, requirement: Requirement) -> tuple[Bundle, ...]:
         """Non-dominated (primary, secondary) pairs meeting resilience and availability.

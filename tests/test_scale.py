@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from procurement import optimiser
+from procurement.options import BundleBuilder
 from procurement.plan import PlanStatus
 
 PROVEN = ("optimal", "infeasible")
@@ -199,3 +200,85 @@ def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch) -> None
         plan = optimiser.solve(sample_catalog(), sites, scn, orgs, explain=False)
     assert plan.status == PlanStatus.OPTIMAL
     assert main.__file__ == str(page)  # given back once the workers started
+
+
+# ----------------------------------------------------------------- model-building shortcuts
+
+
+def test_expressions_sum_repeated_variables() -> None:
+    """``_expr`` copies unique terms in one go, but a repeated variable is summed."""
+    prob = optimiser.PlanningProblem("t")
+    a, b = prob.add_variable("a"), prob.add_variable("b")
+    unique = optimiser._expr([(a, 2.0), (b, -1.0)], constant=3.0)
+    assert dict(unique) == {a: 2.0, b: -1.0}
+    assert unique.constant == 3.0
+    repeated = optimiser._expr([(a, 2.0), (b, 1.0), (a, 0.5)])
+    assert dict(repeated) == {a: 2.5, b: 1.0}
+    assert optimiser._expr([]).constant == 0.0
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"route": "solo", "max_suppliers": 3, "min_suppliers": 1},
+        {"max_supplier_share": 0.6, "allow_partial": True, "max_supplier_changes": 3},
+    ],
+)
+def test_model_lists_the_variables_pulp_would(fields) -> None:
+    """The problem's shortcut listing (no walk over every row) gives PuLP's own list,
+    in PuLP's order, before and after rows are added with PuLP's ``+=``."""
+    sites, _, scenario = generated_inputs(120, 3, seed=5)
+    scenario = scenario.model_copy(update=fields)
+    builder = BundleBuilder(sample_catalog(), scenario)
+    profiles = optimiser.build_profiles(sites, scenario, builder)
+    model = optimiser.build_model(
+        profiles, builder.terms, scenario, total_budget=10**7, party_budgets={}
+    )
+    prob = model.prob
+    prob.setObjective(model.total_cost)
+
+    def walked() -> list[str]:
+        """PuLP's walk over the objective and every row, on a fresh problem."""
+        plain = optimiser.pulp.LpProblem("plain")
+        plain.setObjective(prob.objective)
+        for name, row in prob._constraints.items():
+            plain.addConstraint(row, name)
+        return [v.name for v in plain.variables()]
+
+    assert [v.name for v in prob.variables()] == walked()
+    prob += (model.served >= 1, "extra_row")
+    prob.setObjective(model.quality)
+    assert [v.name for v in prob.variables()] == walked()
+    assert len({id(v) for v in prob.variables()}) == len(prob.variables())
+
+
+def test_gc_pause_nests_and_restores() -> None:
+    import gc
+
+    from procurement.gcpause import without_gc
+
+    @without_gc
+    def inner() -> bool:
+        return gc.isenabled()
+
+    @without_gc
+    def outer() -> tuple[bool, bool]:
+        return gc.isenabled(), inner()
+
+    @without_gc
+    def fails() -> None:
+        raise ValueError("boom")
+
+    assert gc.isenabled()
+    assert outer() == (False, False)
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        fails()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        inner()
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
