@@ -183,22 +183,27 @@ class _Search:
         for col in range(3):
             valid = combos.use_key[:, col] >= 0
             self.uses_any[np.nonzero(valid)[0], combos.use_key[valid, col]] = True
+        # (combo, key) entries as flat arrays: pricing and counting are one bincount each
+        rows, cols = np.nonzero(combos.use_key >= 0)
+        self._use_combo, self._use_key = rows, combos.use_key[rows, cols]
+        rows, cols = np.nonzero(combos.rec_key >= 0)
+        self._rec_combo, self._rec_key = rows, combos.rec_key[rows, cols]
+        self._rec = combos.rec[rows, cols]
+        self._list_cost = combos.one_off + combos.fixed_rec + combos.rec.sum(axis=1)
 
     # ---- pricing
     def unit_costs(self, d: np.ndarray) -> np.ndarray:
         """Per-site cost of every combo with key discounts ``d``."""
-        c = self.c
-        padded = np.append(d, 0.0)  # key -1 -> no discount (its rec is 0 anyway)
-        return c.one_off + c.fixed_rec + (c.rec * (1 - padded[c.rec_key])).sum(axis=1)
+        saved = np.bincount(
+            self._rec_combo, weights=self._rec * d[self._rec_key], minlength=len(self.c.profile)
+        )
+        return self._list_cost - saved
 
     def site_counts(self, counts: np.ndarray) -> np.ndarray:
         """Distinct sites per key (a combo lists each of its keys once)."""
-        n = np.zeros(self.n_keys)
-        for col in range(3):
-            keys = self.c.use_key[:, col]
-            valid = keys >= 0
-            n += np.bincount(keys[valid], weights=counts[valid], minlength=self.n_keys)
-        return n
+        return np.bincount(
+            self._use_key, weights=counts[self._use_combo], minlength=self.n_keys
+        ).astype(float)
 
     def total(self, counts: np.ndarray) -> float:
         n = self.site_counts(counts)
