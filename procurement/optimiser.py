@@ -768,6 +768,10 @@ def probe_root(
     relax = highspy.Highs()
     relax.setOptionValue("output_flag", False)
     relax.setOptionValue("presolve", "off")
+    # Devex pricing rather than HiGHS's default (steepest edge): the same
+    # iterations, each cheaper; probing took about a fifth less time at 500
+    # and at 25,000 sites (the MIP itself was not faster with it)
+    relax.setOptionValue("simplex_dual_edge_weight_strategy", 1)
     relax.passModel(lp)
     lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
     optimal, infeasible = highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kInfeasible
