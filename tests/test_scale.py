@@ -9,6 +9,7 @@ sites, where profiles rarely merge).
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 import types
@@ -282,3 +283,23 @@ def test_gc_pause_nests_and_restores() -> None:
         assert not gc.isenabled()  # left as the caller had it
     finally:
         gc.enable()
+
+
+def test_pair_charges_agree_with_the_general_sum() -> None:
+    """The link-pair shortcut gives :func:`options._charges`' answer in every case."""
+    from procurement import options
+    from procurement.models import Scenario
+
+    scenario = Scenario()
+    catalog = sample_catalog()
+    offers = [(s.id, o) for s in catalog.suppliers for o in s.offerings if o.technology != "wifi"]
+    (a_id, a1), (_, a2) = next(
+        (x, y) for x, y in itertools.pairwise(offers) if x[0] == y[0]
+    )
+    b_id, b1 = next((sid, o) for sid, o in offers if sid != a_id)
+    p = options.make_candidate(a1, a_id, 1, scenario)
+    same = options.make_candidate(a2, a_id, 1, scenario)
+    other = options.make_candidate(b1, b_id, 1, scenario)
+    for primary, secondary in [(p, None), (p, same), (p, other), (other, p)]:
+        links = [c for c in (primary, secondary) if c is not None]
+        assert options._pair_charges(primary, secondary) == options._charges(links)
