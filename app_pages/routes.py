@@ -43,8 +43,14 @@ method = st.radio(
 # RouteComparison holds read-only mappings that cannot be pickled, so it is kept with
 # st.cache_resource: one frozen, read-only result per canonical key, shared by sessions.
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _compare(key: str, _loaded: A.LoadedData, _scenario):
-    return compare(_loaded.catalog, _loaded.sites, _scenario, _loaded.organisations_given)
+def _compare(key: str, _loaded: A.LoadedData, _scenario, _progress=None):
+    return compare(
+        _loaded.catalog,
+        _loaded.sites,
+        _scenario,
+        _loaded.organisations_given,
+        progress=_progress,
+    )
 
 
 key = A.cache_key("compare", data, scenario)
@@ -60,8 +66,16 @@ elif run:
         f"{len(loaded.organisations)} organisations, to share the savings…",
         expanded=False,
     ) as status:
+        bar = st.progress(0.0, text="Costing the groups of organisations…")
+
+        def tell(solved: int, total: int) -> None:
+            bar.progress(
+                solved / total if total else 1.0,
+                text=f"Costed {solved:,} of {total:,} groups of organisations",
+            )
+
         try:
-            base = _compare(key, loaded, scenario)
+            base = _compare(key, loaded, scenario, tell)
         except InputError as exc:
             status.update(label="The settings need a change", state="error")
             _shared.show_problems(exc.problems)

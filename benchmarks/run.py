@@ -62,6 +62,7 @@ import dataclasses
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -502,6 +503,28 @@ def compare_available() -> tuple[str | None, str]:
     return None, "procurement.routes.compare is not written yet"
 
 
+PROGRESS = re.compile(
+    r"costed ([\d,]+) of ([\d,]+) groups of organisations \((\d+) min (\d+) s\)"
+)
+
+
+def progress_note(stderr: str) -> str:
+    """From ``compare --verbose``'s last progress line: how far a killed run got, and
+    how long all its coalitions would take at that pace (smaller ones come first,
+    so at least that)."""
+    found = PROGRESS.findall(stderr)
+    if not found:
+        return ""
+    solved, total, minutes, seconds = found[-1]
+    solved_n, total_n = int(solved.replace(",", "")), int(total.replace(",", ""))
+    elapsed = int(minutes) * 60 + int(seconds)
+    note = f"{solved} of {total} coalitions costed after {elapsed} s"
+    if solved_n > 0 and elapsed > 0:
+        note += (f"; at that pace all {total} would take at least "
+                 f"{elapsed * total_n / solved_n / 60:.0f} min")
+    return note
+
+
 def shapley_case(folder: Path, workdir: Path, args: argparse.Namespace) -> ShapleyResult:
     result = ShapleyResult()
     how, why = compare_available()
@@ -518,7 +541,8 @@ def shapley_case(folder: Path, workdir: Path, args: argparse.Namespace) -> Shapl
         argv = probe_argv(stats_path, [
             "compare", "--catalog", str(args.catalog), "--sites", sites, "--organisations", orgs,
             "--scenario", scenario, "--allocation", "shapley",
-            "--time-limit", f"{args.time_limit:g}", "--format", "json", "--out", str(out)])
+            "--time-limit", f"{args.time_limit:g}", "--format", "json", "--out", str(out),
+            "--verbose"])  # progress lines on stderr: how far it got if killed
     else:
         result.how = (f"`procurement.routes.compare(..., \"shapley\")` in a fresh process "
                       f"({why})")
@@ -533,6 +557,7 @@ def shapley_case(folder: Path, workdir: Path, args: argparse.Namespace) -> Shapl
     result.peak_mb = run.peak_mb
     if run.killed:
         result.status = f"killed at {args.shapley_budget:g} s"
+        result.note = progress_note(run.stderr)
         return result
     result.seconds = run.end_to_end if run.end_to_end is not None else run.wall_to_exit
     if run.exit_code != 0 or not out.exists():

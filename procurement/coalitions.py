@@ -36,6 +36,7 @@ coalitions' plans is one ``numpy.where`` and plans cross processes cheaply.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -55,9 +56,9 @@ from procurement.optimiser import (
     build_model,
     build_profiles,
     chosen_bundles,
+    init_worker,
     main_hidden_from_workers,
     make_solver,
-    pin_highs_to_one_thread,
     probe_columns,
     process_pool_context,
     search_fits,
@@ -469,9 +470,9 @@ def _start_plan(
 _ENGINE: CoalitionEngine | None = None
 
 
-def _init_worker(args: tuple) -> None:
+def _init_worker(parent: int, args: tuple) -> None:
     global _ENGINE
-    pin_highs_to_one_thread()
+    init_worker(parent)
     catalog, sites, scenario, organisations, solver, builder = args
     _ENGINE = CoalitionEngine(
         catalog, sites, scenario, organisations, solver=solver, builder=builder
@@ -516,7 +517,7 @@ class CoalitionRunner:
                 max_workers=self.workers,
                 mp_context=process_pool_context("procurement.coalitions"),
                 initializer=_init_worker,
-                initargs=(payload,),
+                initargs=(os.getpid(), payload),
             )
         return self
 
@@ -546,6 +547,7 @@ class CoalitionRunner:
         known: Mapping[int, tuple[float, np.ndarray | None]],
         *,
         stop: Callable[[], bool] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> dict[int, CoalitionOutcome]:
         """Solve ``masks``, each once every ``S - {i}`` among them is solved, from
         the best union of those plans with the singletons' (see :meth:`_starts`).
@@ -555,7 +557,8 @@ class CoalitionRunner:
         pool a coalition is handed out as soon as its subsets are done (no
         waiting for the whole size), the most sites first. ``stop()``, asked
         after each result, may end the work early: coalitions not yet solved
-        are then left out of the result.
+        are then left out of the result. ``progress(solved, total)`` is called
+        once before the first and after each coalition is solved.
         """
         costs: dict[int, float] = {m: c for m, (c, _) in known.items()}
         choices: dict[int, np.ndarray] = {m: ch for m, (_, ch) in known.items() if ch is not None}
@@ -601,6 +604,11 @@ class CoalitionRunner:
                 if not waiting[sup]:
                     ready.append(sup)
             ready.sort(key=priority)
+            if progress is not None:
+                progress(len(out), len(todo))
+
+        if progress is not None:
+            progress(0, len(todo))
 
         if self._pool is None:
             while ready:

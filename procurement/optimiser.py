@@ -1686,6 +1686,50 @@ def pin_highs_to_one_thread() -> None:
         prob.solve(solver)
 
 
+#: seconds between a worker's checks that the process that started it is alive
+PARENT_CHECK_S = 1.0
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - another user's process took the pid
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):  # no /proc (not Linux): kill(0) is the answer
+        return True
+
+
+def exit_when_parent_dies(parent: int, every: float = PARENT_CHECK_S) -> None:
+    """End this worker process soon after process ``parent`` ends.
+
+    Workers come from a fork server, which outlives the process that asked
+    for them: killed, a ``compare`` of ten organisations left its two workers
+    solving coalitions (and their HiGHS threads running) for many minutes. A
+    daemon thread checks every ``every`` seconds and exits at once, whatever
+    HiGHS is doing.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            if not _alive(parent):
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def init_worker(parent: int) -> None:
+    """A worker process's set-up: it ends with ``parent`` and runs HiGHS on one thread."""
+    exit_when_parent_dies(parent)
+    pin_highs_to_one_thread()
+
+
 def process_pool_context(preload: str) -> Any:
     """Worker processes from a fork server that has imported ``preload`` (else spawned).
 
@@ -1742,7 +1786,8 @@ def _solve_groups(groups: list[_Group], time_limit: float) -> tuple[list[_Solved
             with ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=process_pool_context("procurement.optimiser"),
-                initializer=pin_highs_to_one_thread,
+                initializer=init_worker,
+                initargs=(os.getpid(),),
             ) as pool:
                 with main_hidden_from_workers():  # the workers start on the first submit
                     futures = {

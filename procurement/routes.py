@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -799,6 +799,7 @@ def compare(
     n_permutations: int = DEFAULT_PERMUTATIONS,
     workers: int | None = None,
     exact_limit: int = MAX_EXACT_PLAYERS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RouteComparison:
     """Plan ``sites`` on the three routes and share the collaborative total.
 
@@ -809,7 +810,10 @@ def compare(
     serial); a script that uses several needs the usual ``if __name__ ==
     "__main__":`` guard (without it the work is redone serially, with a
     warning). Organisations named in ``organisations`` but owning no site take
-    no part. See the module docstring for the rules.
+    no part. ``progress(solved, total)`` is told how many of the groups of
+    organisations (beyond the single ones and everyone) have been costed, as
+    they are: an exact split of ten organisations costs about a thousand.
+    See the module docstring for the rules.
     """
     t0 = time.perf_counter()
     method = _method(allocation)
@@ -855,7 +859,7 @@ def compare(
     t_solve = time.perf_counter()
     try:
         solo_results, outcomes, collab_plan, central_plans = _solve_all(
-            engine, n_workers, needed - singles - {full}
+            engine, n_workers, needed - singles - {full}, progress
         )
     except BrokenProcessPool:
         # a worker died before doing anything useful (most often a script without
@@ -870,7 +874,7 @@ def compare(
         )
         n_workers = 1
         solo_results, outcomes, collab_plan, central_plans = _solve_all(
-            engine, 1, needed - singles - {full}
+            engine, 1, needed - singles - {full}, progress
         )
     solving_seconds = time.perf_counter() - t_solve
 
@@ -1021,7 +1025,10 @@ def compare(
 
 
 def _solve_all(
-    engine: CoalitionEngine, workers: int, coalitions: set[int]
+    engine: CoalitionEngine,
+    workers: int,
+    coalitions: set[int],
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[tuple[Plan, Any]], dict[int, CoalitionOutcome], Plan, list[Plan]]:
     """Every solve of a comparison: the collaborative plan (``c(N)``), each
     organisation's solo plan (``c({i})``) and central plan, and ``coalitions``."""
@@ -1042,7 +1049,9 @@ def _solve_all(
         def collaborative_failed() -> bool:
             return f_collab.done() and not f_collab.result()[0].has_plan
 
-        outcomes = runner.solve_coalitions(coalitions, known, stop=collaborative_failed)
+        outcomes = runner.solve_coalitions(
+            coalitions, known, stop=collaborative_failed, progress=progress
+        )
         collab_plan = f_collab.result()[0]
         central_plans = [f.result()[0] for f in f_central]
     return solo_results, outcomes, collab_plan, central_plans

@@ -513,13 +513,20 @@ class _FakeComparison:
 def test_routes_page_layout_with_a_stand_in_comparison(monkeypatch) -> None:
     """The page's own work, whatever state procurement.routes is in."""
     fake = types.ModuleType("procurement.routes")
-    fake.compare = lambda catalog, sites, scenario, organisations, allocation="shapley": (
-        _FakeComparison(allocation)
-    )
+    told = []
+
+    def compare(catalog, sites, scenario, organisations, allocation="shapley", *, progress=None):
+        for solved in (0, 2, 3):  # the page's progress bar is fed as coalitions are costed
+            progress(solved, 3)
+            told.append(solved)
+        return _FakeComparison(allocation)
+
+    fake.compare = compare
     monkeypatch.setitem(sys.modules, "procurement.routes", fake)
     at = goto(tiny_app(), "routes")
     at.button(key="routes_run").click().run()
     assert not at.exception
+    assert told == [0, 2, 3]
     m = metrics(at)
     assert m["Solo"] == "£116" and m["Collaborative"] == "£85"
     body = texts(at)

@@ -544,6 +544,57 @@ def test_cli_json_nucleolus_and_exit_codes(cli_files, run_cli) -> None:
     assert code == 2
 
 
+def test_cli_verbose_tells_how_the_coalitions_go(cli_files, run_cli) -> None:
+    code, out, err = run_cli(*compare_args(cli_files, "--format", "json", "--verbose"))
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if "groups of organisations" in line]
+    assert lines[0].startswith("hscn-procure: costed 0 of 3 groups of organisations (0 min ")
+    assert lines[-1].startswith("hscn-procure: costed 3 of 3 groups of organisations (")
+    assert json.loads(out)["allocation"]["method"] == "shapley"  # stdout: the JSON alone
+    code, out, err = run_cli(*compare_args(cli_files, "--format", "json"))
+    assert code == 0 and "groups of organisations" not in err  # no terminal, not asked
+
+
+def test_progress_lines_are_spaced_out_but_the_last_always_shown(capsys) -> None:
+    from procurement.cli.compare import progress_printer
+
+    now = [100.0]
+    tell = progress_printer(every=2.0, clock=lambda: now[0])
+    tell(0, 10)
+    now[0] = 101.0
+    tell(1, 10)  # too soon after the first line
+    now[0] = 102.5
+    tell(2, 10)
+    now[0] = 162.6
+    tell(10, 10)  # the last: shown however soon
+    tell(0, 0)  # nothing to cost: nothing said
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "hscn-procure: costed 0 of 10 groups of organisations (0 min 00 s)",
+        "hscn-procure: costed 2 of 10 groups of organisations (0 min 02 s)",
+        "hscn-procure: costed 10 of 10 groups of organisations (1 min 02 s)",
+    ]
+
+
+def test_benchmark_reads_how_far_a_killed_comparison_got(cli_files, run_cli, monkeypatch) -> None:
+    """benchmarks/run.py reports, for a Shapley run it had to kill, the progress
+    that ``compare --verbose`` printed: read here from a real run's stderr."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, bench)  # its dataclasses look it up
+    spec.loader.exec_module(bench)
+    _, _, err = run_cli(*compare_args(cli_files, "--format", "json", "--verbose"))
+    assert bench.progress_note(err).startswith("3 of 3 coalitions costed after ")
+    line = "hscn-procure: costed 120 of 1,013 groups of organisations (4 min 51 s)\n"
+    assert bench.progress_note("log\n" + line) == (
+        "120 of 1,013 coalitions costed after 291 s; at that pace all 1,013 would take "
+        "at least 41 min"
+    )
+    assert bench.progress_note("no progress here") == ""
+
+
 def test_cli_writes_csv_and_xlsx(cli_files, run_cli) -> None:
     out_csv = cli_files["dir"] / "split.csv"
     code, _, err = run_cli(*compare_args(cli_files, "--format", "csv", "--out", str(out_csv)))

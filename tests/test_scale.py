@@ -203,6 +203,47 @@ def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch) -> None
     assert main.__file__ == str(page)  # given back once the workers started
 
 
+
+PARENT_SCRIPT = """
+import os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from procurement import optimiser
+
+if __name__ == "__main__":
+    context = optimiser.process_pool_context("procurement.optimiser")
+    with ProcessPoolExecutor(
+        1, mp_context=context, initializer=optimiser.exit_when_parent_dies,
+        initargs=(os.getpid(), 0.2),
+    ) as pool:
+        print(pool.submit(os.getpid).result(), flush=True)
+        pool.submit(time.sleep, 120)
+        time.sleep(120)
+"""
+
+
+def test_workers_end_when_the_process_that_started_them_is_killed(tmp_path) -> None:
+    """A killed ``compare`` must not leave its workers solving for minutes: they
+    come from a fork server that outlives it, so each watches its parent."""
+    import signal
+    import subprocess
+
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT_SCRIPT, encoding="utf-8")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(parent.stdout.readline())
+        assert optimiser._alive(worker)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while optimiser._alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not optimiser._alive(worker)
+    finally:
+        parent.kill()
+        parent.wait(10)
+
+
 # ----------------------------------------------------------------- model-building shortcuts
 
 

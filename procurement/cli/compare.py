@@ -15,6 +15,10 @@ output still says why), 2 on bad input.
 from __future__ import annotations
 
 import argparse
+import math
+import sys
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from procurement.cli import common
@@ -94,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         n_permutations=args.permutations,
         workers=args.workers,
+        progress=progress_printer() if args.verbose or sys.stderr.isatty() else None,
     )
     if args.format == "json":
         data: bytes | str = exports.comparison_to_json(comparison)
@@ -107,6 +112,35 @@ def run(args: argparse.Namespace) -> int:
         data = comparison_report(comparison)
     common.emit(args, data)
     return common.EXIT_OK if comparison.has_collaborative_plan else common.EXIT_INFEASIBLE
+
+
+def progress_printer(
+    every: float = 2.0, clock: Callable[[], float] = time.monotonic
+) -> Callable[[int, int], None]:
+    """A ``progress(solved, total)`` that tells stderr how the coalitions go.
+
+    An exact split of ten organisations costs about a thousand groups and can
+    take many minutes: a buyer at a terminal (or with ``--verbose``) sees a
+    line at most every ``every`` seconds, and one when the last is costed.
+    """
+    began = clock()
+    last = -math.inf
+
+    def tell(solved: int, total: int) -> None:
+        nonlocal last
+        now = clock()
+        if total <= 0 or (solved < total and now - last < every):
+            return
+        last = now
+        minutes, seconds = divmod(int(now - began), 60)
+        print(
+            f"{common.PROG}: costed {solved:,} of {total:,} groups of organisations "
+            f"({minutes} min {seconds:02d} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return tell
 
 
 # --------------------------------------------------------------------------- table report
