@@ -1712,8 +1712,11 @@ def exit_when_parent_dies(parent: int, every: float = PARENT_CHECK_S) -> None:
     for them: killed, a ``compare`` of ten organisations left its two workers
     solving coalitions (and their HiGHS threads running) for many minutes. A
     daemon thread checks every ``every`` seconds and exits at once, whatever
-    HiGHS is doing.
+    HiGHS is doing. POSIX only: on Windows ``os.kill(pid, 0)`` is not a
+    harmless check (it would send the parent a Ctrl-C).
     """
+    if os.name != "posix":  # pragma: no cover - Windows
+        return
 
     def watch() -> None:
         while True:
