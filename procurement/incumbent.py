@@ -178,14 +178,12 @@ class _Search:
         self.c = combos
         self.k = keys
         self.n_keys = len(keys.keys)
-        # key -> combos that count a site towards it, as a boolean matrix row on demand
-        self.uses_any = np.zeros((len(combos.profile), max(self.n_keys, 1)), dtype=bool)
-        for col in range(3):
-            valid = combos.use_key[:, col] >= 0
-            self.uses_any[np.nonzero(valid)[0], combos.use_key[valid, col]] = True
         # (combo, key) entries as flat arrays: pricing and counting are one bincount each
         rows, cols = np.nonzero(combos.use_key >= 0)
         self._use_combo, self._use_key = rows, combos.use_key[rows, cols]
+        # key -> combos that count a site towards it, as a boolean matrix row on demand
+        self.uses_any = np.zeros((len(combos.profile), max(self.n_keys, 1)), dtype=bool)
+        self.uses_any[self._use_combo, self._use_key] = True
         rows, cols = np.nonzero(combos.rec_key >= 0)
         self._rec_combo, self._rec_key = rows, combos.rec_key[rows, cols]
         self._rec = combos.rec[rows, cols]
@@ -201,9 +199,7 @@ class _Search:
 
     def site_counts(self, counts: np.ndarray) -> np.ndarray:
         """Distinct sites per key (a combo lists each of its keys once)."""
-        return np.bincount(
-            self._use_key, weights=counts[self._use_combo], minlength=self.n_keys
-        ).astype(float)
+        return np.bincount(self._use_key, weights=counts[self._use_combo], minlength=self.n_keys)
 
     def total(self, counts: np.ndarray) -> float:
         n = self.site_counts(counts)
