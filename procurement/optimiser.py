@@ -26,8 +26,12 @@ the parties (no scenario budget over all of them, no shortlist cut, no
 supplier site limit) each party is solved as a model of its own, which is
 exact and much faster; otherwise they share one model.
 
-Before HiGHS runs, :mod:`procurement.incumbent` finds a plan by local search
-and HiGHS starts from it; HiGHS still proves the optimum. The model reaches
+Before HiGHS runs, :mod:`procurement.incumbent` finds a plan by local search.
+On the cost stage the LP relaxation is probed around that plan and then
+branched on (:func:`probe_root`, :mod:`procurement.branching`), which usually
+proves the optimum (that plan or a cheaper one found on the way) without
+HiGHS's MIP; otherwise HiGHS's MIP starts from the best plan found and proves
+the optimum. The model reaches
 HiGHS in bulk array calls (:class:`HighsSolver`), not PuLP's column-by-column
 hand-over, which at national scale cost more than the solve.
 
@@ -56,6 +60,7 @@ from typing import Any
 import numpy as np
 import pulp
 
+from procurement.branching import branch_and_bound
 from procurement.costing import party_of, price
 from procurement.errors import InputError, Problem
 from procurement.gcpause import without_gc
@@ -680,6 +685,8 @@ PROOF_TOLERANCE = 0.01
 PROBE_TIME_SHARE = 0.5
 #: probing after the root LP may take this many times as long as the root LP
 PROBE_EFFORT = 6.0
+#: probing and branching together may take this many times as long as the root LP
+BRANCH_EFFORT = 40.0
 
 
 @dataclass(frozen=True)
@@ -699,6 +706,17 @@ class RootProof:
     fixings: dict[int, float]
     lp_solves: int
     seconds: float
+    #: the best plan found: the start, or a cheaper one the branching found
+    plan: np.ndarray | None = None
+    #: that plan's cost
+    cost: float = math.nan
+    #: nodes the branch and bound after probing solved (0: it did not run)
+    nodes: int = 0
+
+    @property
+    def improved(self) -> bool:
+        """Whether the branching found a plan cheaper than the start."""
+        return self.plan is not None and self.cost < self.start_cost
 
 
 def _feasible(lp: Any, x: np.ndarray) -> bool:
@@ -738,6 +756,7 @@ def probe_root(
     *,
     gap: float,
     deadline: float,
+    branch: bool = True,
 ) -> RootProof | None:
     """Try to prove ``start`` optimal for the (minimising) HiGHS model ``highs`` by LP alone.
 
@@ -750,6 +769,11 @@ def probe_root(
     hold a cheaper plan, so the binary is fixed to the other side; if both
     sides reach it, or the fixed relaxation's bound does, the start is
     optimal. Exact: only LP bounds prune, as in branch and bound.
+
+    When probing alone does not prove it, ``branch`` runs a branch and bound
+    on the same relaxation (:func:`procurement.branching.branch_and_bound`),
+    which may find a cheaper plan and prove that one, within
+    :data:`BRANCH_EFFORT` times the root LP's time.
 
     The relaxation starts from the plan itself (HiGHS builds its basis from
     it), which took 2.7 s rather than 26 s of dual phase 1 at 25,000 sites.
@@ -764,6 +788,8 @@ def probe_root(
         return None
     start_cost = float(np.dot(np.asarray(lp.col_cost_), start) + lp.offset_)
     tolerance = max(PROOF_TOLERANCE, gap * abs(start_cost))
+    integrality = np.asarray(lp.integrality_, dtype=np.uint8)
+    integers = np.flatnonzero(integrality == 1) if len(integrality) else np.zeros(0, np.int64)
     lp.integrality_ = []
     relax = highspy.Highs()
     relax.setOptionValue("output_flag", False)
@@ -776,6 +802,7 @@ def probe_root(
     lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
     optimal, infeasible = highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kInfeasible
     lp_solves = 0
+    fixed: dict[int, float] = {}  # every fixing, including those the start disagrees with
 
     def solve() -> float | None:
         nonlocal lp_solves
@@ -790,10 +817,11 @@ def probe_root(
             return float(relax.getInfo().objective_function_value)
         return math.inf if status == infeasible else None
 
-    def outcome(proven: bool, bound: float, fixings: dict[int, float]) -> RootProof:
+    def outcome(proven: bool, bound: float) -> RootProof:
         bound = start_cost if proven else min(bound, start_cost)
         seconds = time.perf_counter() - t0
-        return RootProof(proven, start_cost, bound, fixings, lp_solves, seconds)
+        kept = _agreeing(fixed, start)
+        return RootProof(proven, start_cost, bound, kept, lp_solves, seconds, start, start_cost)
 
     solution = highspy.HighsSolution()
     solution.col_value = start.tolist()
@@ -805,9 +833,10 @@ def probe_root(
     # probes cost a fraction of the root LP each; where many are needed the
     # start is usually not optimal and the MIP has the work to do anyway
     root_seconds = time.perf_counter() - t0
+    search_deadline = min(deadline, time.perf_counter() + BRANCH_EFFORT * root_seconds + 0.25)
     deadline = min(deadline, time.perf_counter() + max(PROBE_EFFORT * root_seconds, 0.25))
-    fixed: dict[int, float] = {}  # every fixing, including those the start disagrees with
-    while start_cost - bound > tolerance:
+    out_of_time = False
+    while start_cost - bound > tolerance and not out_of_time:
         values = np.asarray(relax.getSolution().col_value)
         fractional = [
             j for j in columns if j not in fixed and 1e-6 < values[j] - lower[j] < upper[j] - 1e-6
@@ -824,11 +853,15 @@ def probe_root(
                 side_bound = solve()
                 relax.changeColBounds(j, lower[j], upper[j])
                 if side_bound is None:  # out of time: what is proven so far stands
-                    return outcome(False, bound, _agreeing(fixed, start))
+                    out_of_time = True
+                    break
                 side_bounds.append(side_bound)
+            if out_of_time:
+                relax.setBasis(basis)
+                break
             pruned = [b >= start_cost - tolerance for b in side_bounds]
             if all(pruned):
-                return outcome(True, start_cost, _agreeing(fixed, start))
+                return outcome(True, start_cost)
             if any(pruned):
                 keep = 1 if pruned[0] else 0
                 fixed[j] = float((lower[j], upper[j])[keep])
@@ -836,7 +869,7 @@ def probe_root(
                 # the side kept is now the whole relaxation: its bound holds
                 bound = max(bound, side_bounds[keep])
                 if start_cost - bound <= tolerance:
-                    return outcome(True, start_cost, _agreeing(fixed, start))
+                    return outcome(True, start_cost)
         if len(fixed) == fixed_before:  # nothing fixed: probing cannot go further
             break
         relax.setBasis(basis)
@@ -844,7 +877,29 @@ def probe_root(
         if fixed_bound is None:
             break
         bound = max(bound, fixed_bound)
-    return outcome(start_cost - bound <= tolerance, bound, _agreeing(fixed, start))
+    if start_cost - bound <= tolerance:
+        return outcome(True, start_cost)
+    if not branch or time.perf_counter() >= search_deadline:
+        return outcome(False, bound)
+    # every fixing holds for any plan cheaper than the start, so the search
+    # keeps them all, and any plan it finds agrees with them
+    tree = branch_and_bound(
+        relax,
+        start,
+        start_cost,
+        binaries=[j for j in columns if j not in fixed],
+        integers=integers.tolist(),
+        tolerance=tolerance,
+        deadline=search_deadline,
+        is_plan=lambda x: _feasible(lp, x),
+    )
+    lp_solves += tree.lp_solves
+    seconds = time.perf_counter() - t0
+    bound = tree.cost if tree.proven else min(max(bound, tree.bound), tree.cost)
+    kept = {j: v for j, v in fixed.items() if abs(tree.plan[j] - v) < 1e-6}
+    return RootProof(
+        tree.proven, start_cost, bound, kept, lp_solves, seconds, tree.plan, tree.cost, tree.nodes
+    )
 
 
 def _agreeing(fixed: Mapping[int, float], start: np.ndarray) -> dict[int, float]:
@@ -953,6 +1008,9 @@ class HighsSolver(pulp.HiGHS):
                 start[np.asarray(indices)] = values
                 if self._prove(highs, start):
                     return
+                if self.proof is not None and self.proof.improved:
+                    # the branching's cheaper plan is HiGHS's incumbent instead
+                    values = self.proof.plan[np.asarray(indices)].tolist()
             if indices:  # after any fixing: HiGHS drops a start given before a bound change
                 highs.setSolution(
                     len(indices), np.asarray(indices, dtype=np.int32), np.asarray(values)
@@ -994,9 +1052,11 @@ class HighsSolver(pulp.HiGHS):
         proof = self.proof
         if self.msg and proof is not None:  # the solver log asked for: say what probing did
             print(
-                f"Root probing: {proof.lp_solves} LP solves in {proof.seconds:.2f} s; start "
-                f"{proof.start_cost:.2f}, bound {proof.bound:.2f}, {len(proof.fixings)} fixed"
-                + ("; the start is optimal, no MIP needed" if proof.proven else ""),
+                f"Root probing: {proof.lp_solves} LP solves in {proof.seconds:.2f} s "
+                f"({proof.nodes} branch-and-bound nodes); start {proof.start_cost:.2f}, "
+                + (f"cheaper plan {proof.cost:.2f}, " if proof.improved else "")
+                + f"bound {proof.bound:.2f}, {len(proof.fixings)} fixed"
+                + ("; optimal, no MIP needed" if proof.proven else ""),
                 flush=True,
             )
         if proof is not None and proof.proven:
@@ -1014,7 +1074,12 @@ class HighsSolver(pulp.HiGHS):
         import highspy
 
         if self.proof is not None and self.proof.proven:
-            # HiGHS's MIP never ran: the variables still hold the proven start
+            # HiGHS's MIP never ran: the variables hold the proven start, unless
+            # the branching found (and proved) a cheaper plan
+            if self.proof.improved and self.proof.plan is not None:
+                plan = self.proof.plan
+                for var in lp.variables():
+                    var.varValue = float(plan[var.index])
             return pulp.LpStatusOptimal, pulp.LpSolutionOptimal
         if self.abandoned is not None:
             # HiGHS is still running: read nothing from it, only what it reported
@@ -1036,8 +1101,8 @@ class HighsSolver(pulp.HiGHS):
     def mip_gap(self, lp: pulp.LpProblem) -> float | None:
         """The relative gap HiGHS proved for its plan, if it proved one."""
         if self.proof is not None and self.proof.proven:
-            slack = max(self.proof.start_cost - self.proof.bound, 0.0)
-            return slack / max(abs(self.proof.start_cost), 1e-9)
+            slack = max(self.proof.cost - self.proof.bound, 0.0)
+            return slack / max(abs(self.proof.cost), 1e-9)
         if self.abandoned is not None:
             return self.abandoned.gap()
         value = getattr(lp.solverModel.getInfo(), "mip_gap", None)

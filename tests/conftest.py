@@ -127,6 +127,43 @@ def cost_model(
     return ctx, profiles, model
 
 
+def costlier_start(profiles: list[Any], terms: Any) -> dict:
+    """The local search's plan with each profile's first choice moved to its dearest pair.
+
+    A complete, feasible plan that is (almost always) not the optimum: what
+    probing and branching must improve on or at least not mistake for optimal.
+    """
+    from procurement.incumbent import find_start
+
+    start = find_start(profiles, terms, seconds=1.0)
+    assert start is not None
+    worse = {}
+    for g, combos in start.items():
+        pairs = profiles[g].pairs
+        dearest = max(range(len(pairs)), key=lambda k: pairs[k].one_off + pairs[k].recurring_list)
+        moved: dict[tuple[int, int], int] = {}
+        for i, ((j, o), n) in enumerate(combos.items()):
+            key = (dearest, o) if i == 0 else (j, o)
+            moved[key] = moved.get(key, 0) + n
+        worse[g] = moved
+    return worse
+
+
+def loaded_highs(model: Any) -> tuple[Any, Any]:
+    """The cost model loaded into HiGHS as the optimiser loads it, and its variables' values."""
+    import numpy as np
+    import pulp
+
+    from procurement import optimiser
+
+    model.prob.sense = pulp.LpMinimize
+    model.prob.setObjective(model.total_cost)
+    solver = optimiser.make_solver("highs", time_limit=60, gap=0, verbose=False)
+    solver.createAndConfigureSolver(model.prob)
+    solver.buildSolverModel(model.prob)
+    return model.prob.solverModel, np.array([v.varValue or 0.0 for v in model.prob.variables()])
+
+
 def org(oid: str, budget: float | None = None) -> Organisation:
     return Organisation(organisation=oid, budget=budget)
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pulp
 import pytest
-from conftest import cost_model, generated_inputs, sample_catalog
+from conftest import cost_model, costlier_start, generated_inputs, loaded_highs, sample_catalog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,17 +22,6 @@ from procurement.incumbent import find_start
 def _case(n_sites: int, n_orgs: int, seed: int, route: str) -> tuple[Any, ...]:
     sites, organisations, scenario = generated_inputs(n_sites, n_orgs, seed)
     return sample_catalog(), sites, scenario.model_copy(update={"route": route}), organisations
-
-
-def _highs(model: Any) -> tuple[Any, np.ndarray]:
-    """The model loaded into HiGHS as the optimiser loads it, and its variables' values."""
-    model.prob.sense = pulp.LpMinimize
-    model.prob.setObjective(model.total_cost)
-    solver = optimiser.make_solver("highs", time_limit=60, gap=0, verbose=False)
-    solver.createAndConfigureSolver(model.prob)
-    solver.buildSolverModel(model.prob)
-    values = np.array([v.varValue or 0.0 for v in model.prob.variables()])
-    return model.prob.solverModel, values
 
 
 def _columns(model: Any) -> list[int]:
@@ -53,7 +41,7 @@ def test_an_optimal_start_is_proven_without_the_mip() -> None:
     _, _, model = cost_model(*_case(60, 2, 3, "collaborative"))
     model.prob.setObjective(model.total_cost)
     optimum = _optimum(model)
-    highs, start = _highs(model)
+    highs, start = loaded_highs(model)
     proof = optimiser.probe_root(
         highs, start, _columns(model), gap=0.0, deadline=1e12
     )
@@ -67,24 +55,14 @@ def test_a_costlier_start_is_not_proven_and_the_solve_still_finds_the_optimum() 
     ctx, profiles, model = cost_model(*_case(60, 2, 3, "collaborative"))
     model.prob.setObjective(model.total_cost)
     optimum = _optimum(model)
-    start = find_start(profiles, ctx.builder.terms, seconds=1.0)
-    assert start is not None
-    # every site of each profile's first choice moved to the dearest pair: a
-    # feasible, costlier plan
-    worse = {}
-    for g, combos in start.items():
-        pairs = profiles[g].pairs
-        dearest = max(range(len(pairs)), key=lambda k: pairs[k].one_off + pairs[k].recurring_list)
-        moved: dict[tuple[int, int], int] = {}
-        for i, ((j, o), n) in enumerate(combos.items()):
-            key = (dearest, o) if i == 0 else (j, o)
-            moved[key] = moved.get(key, 0) + n
-        worse[g] = moved
+    worse = costlier_start(profiles, ctx.builder.terms)
     optimiser.set_start(model, worse)
     start_cost = pulp.value(model.total_cost)
     assert start_cost > optimum + 1.0
-    highs, values = _highs(model)
-    proof = optimiser.probe_root(highs, values, _columns(model), gap=0.0, deadline=1e12)
+    highs, values = loaded_highs(model)
+    proof = optimiser.probe_root(
+        highs, values, _columns(model), gap=0.0, deadline=1e12, branch=False
+    )
     assert proof is not None and not proof.proven
     assert proof.bound <= optimum + optimiser.PROOF_TOLERANCE
     # fixings keep the start a valid incumbent for the MIP that follows
@@ -109,7 +87,7 @@ def test_a_start_that_breaks_a_row_is_not_probed() -> None:
     assert start is not None
     optimiser.set_start(model, start)
     model.x[0][0].varValue = (model.x[0][0].varValue or 0.0) + 1  # one site served twice
-    highs, values = _highs(model)
+    highs, values = loaded_highs(model)
     assert optimiser.probe_root(highs, values, _columns(model), gap=0.0, deadline=1e12) is None
 
 
@@ -117,7 +95,7 @@ def test_probing_stops_at_its_deadline_with_nothing_claimed() -> None:
     ctx, profiles, model = cost_model(*_case(60, 2, 3, "collaborative"))
     start = find_start(profiles, ctx.builder.terms, seconds=1.0)
     optimiser.set_start(model, start)
-    highs, values = _highs(model)
+    highs, values = loaded_highs(model)
     assert optimiser.probe_root(highs, values, _columns(model), gap=0.0, deadline=0.0) is None
 
 
