@@ -108,25 +108,30 @@ def branch_and_bound(
         relax.run()
         return relax.getModelStatus()
 
-    # each open node: (its parent's LP bound, the bound changes from the root)
-    stack: list[tuple[float, dict[int, tuple[float, float]]]] = [(-math.inf, {})]
+    # each open node: its parent's LP bound, the bound changes from the root,
+    # and its parent's basis (the warm start for a node reached by backtracking)
+    stack: list[tuple[float, dict[int, tuple[float, float]], Any]] = [(-math.inf, {}, None)]
     stopped = False
     root_basis = None
+    last_solved: Any = None  # the basis HiGHS holds: that of the last node solved
     try:
         while stack:
-            parent_bound, changes = stack.pop()
+            parent_bound, changes, parent_basis = stack.pop()
             if parent_bound >= best_cost - tolerance:
                 continue
             if time.perf_counter() >= deadline or (
                 node_limit is not None and nodes >= node_limit
             ):
-                stack.append((parent_bound, changes))
+                stack.append((parent_bound, changes, parent_basis))
                 stopped = True
                 break
             nodes += 1
             move_to(changes)
+            if parent_basis is not None and parent_basis is not last_solved:
+                relax.setBasis(parent_basis)
             status = solve()
             lp_solves += 1
+            last_solved = None
             if status == unknown and root_basis is not None:
                 # HiGHS gave up from this node's warm basis (numerical trouble
                 # after many bound changes): solve it again from the root's
@@ -138,7 +143,7 @@ def branch_and_bound(
             if status == infeasible:
                 continue
             if status != optimal:  # out of time, or no answer: unproven
-                stack.append((parent_bound, changes))
+                stack.append((parent_bound, changes, parent_basis))
                 stopped = True
                 break
             bound = float(relax.getInfo().objective_function_value)
@@ -153,7 +158,7 @@ def branch_and_bound(
                 found[whole] = np.round(found[whole])
                 found_cost = float(np.dot(np.asarray(lp.col_cost_), found) + lp.offset_)
                 if not is_plan(found):  # integral only within tolerance: cannot vouch for it
-                    stack.append((parent_bound, changes))
+                    stack.append((parent_bound, changes, parent_basis))
                     stopped = True
                     break
                 if found_cost < best_cost:
@@ -166,13 +171,15 @@ def branch_and_bound(
             down = {**changes, j: (lo, float(math.floor(value)))}
             upward = {**changes, j: (float(math.ceil(value)), up)}
             # depth first, the side nearer the LP's value on top
+            last_solved = relax.getBasis()
             if value - math.floor(value) < 0.5:
-                stack.extend([(bound, upward), (bound, down)])
+                stack.extend([(bound, upward, last_solved), (bound, down, last_solved)])
             else:
-                stack.extend([(bound, down), (bound, upward)])
+                stack.extend([(bound, down, last_solved), (bound, upward, last_solved)])
     finally:
         move_to({})
+
     if not stopped:
         return TreeSearch(True, best_plan, best_cost, best_cost, nodes, lp_solves)
-    open_bound = min((b for b, _ in stack), default=best_cost)
+    open_bound = min((b for b, _, _ in stack), default=best_cost)
     return TreeSearch(False, best_plan, best_cost, min(open_bound, best_cost), nodes, lp_solves)
