@@ -14,7 +14,9 @@ branched on (nearer side first), then any other fractional integer column.
 A node whose LP solution is integral is a plan, and the best plan so far is
 kept. Only LP bounds prune, so a search that runs to its end proves its plan
 optimal to within the tolerance. One ``Highs`` object is re-solved
-throughout, so each node starts from the last node's basis.
+throughout: a child starts from its parent's basis (kept on the stack for the
+child reached by backtracking), and a node HiGHS cannot solve from there
+(status unknown, after many bound changes) is solved again from the root's.
 """
 
 from __future__ import annotations

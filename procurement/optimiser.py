@@ -31,9 +31,9 @@ On the cost stage the LP relaxation is probed around that plan and then
 branched on (:func:`probe_root`, :mod:`procurement.branching`), which usually
 proves the optimum (that plan or a cheaper one found on the way) without
 HiGHS's MIP; otherwise HiGHS's MIP starts from the best plan found and proves
-the optimum. The model reaches
-HiGHS in bulk array calls (:class:`HighsSolver`), not PuLP's column-by-column
-hand-over, which at national scale cost more than the solve.
+the optimum. The model reaches HiGHS in bulk array calls (:class:`HighsSolver`),
+not PuLP's column-by-column hand-over, which at national scale cost more than
+the solve.
 
 Objectives are lexicographic and solved in stages: served priority (when
 ``allow_partial``), then quality (objective ``quality``), then cost; each
@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import math
 import multiprocessing
+import operator
 import os
 import sys
 import threading
@@ -969,30 +970,36 @@ class HighsSolver(pulp.HiGHS):
                 np.asarray(integer, dtype=np.int32),
                 np.full(len(integer), highspy.HighsVarType.kInteger.value, dtype=np.uint8),
             )
-        starts: list[int] = []
+        lengths: list[int] = []
         index: list[int] = []
         value: list[float] = []
         row_lower: list[float] = []
         row_upper: list[float] = []
+        column_of = operator.attrgetter("index")
         for i, constraint in enumerate(lp._constraints.values()):
             constraint.index = i
-            starts.append(len(index))
-            for var, coefficient in constraint.items():
-                if coefficient != 0:
-                    index.append(var.index)
-                    value.append(coefficient)
+            # C-level copies of the row's terms (a Python loop per term cost
+            # 0.1 s per 25,000-site party); zero coefficients dropped below
+            lengths.append(len(constraint))
+            index.extend(map(column_of, constraint.keys()))
+            value.extend(constraint.values())
             lb, ub = constraint.getLb(), constraint.getUb()
             row_lower.append(-inf if lb is None else lb)
             row_upper.append(inf if ub is None else ub)
-        if starts:
+        if lengths:
+            values = np.asarray(value, dtype=float)
+            rows = np.repeat(np.arange(len(lengths)), lengths)
+            kept = values != 0
+            starts = np.zeros(len(lengths), dtype=np.int32)
+            np.cumsum(np.bincount(rows[kept], minlength=len(lengths))[:-1], out=starts[1:])
             highs.addRows(
-                len(starts),
+                len(lengths),
                 np.asarray(row_lower),
                 np.asarray(row_upper),
-                len(index),
-                np.asarray(starts, dtype=np.int32),
-                np.asarray(index, dtype=np.int32),
-                np.asarray(value),
+                int(kept.sum()),
+                starts,
+                np.asarray(index, dtype=np.int32)[kept],
+                values[kept],
             )
 
     def callSolver(self, lp: pulp.LpProblem) -> None:

@@ -295,6 +295,43 @@ def test_model_lists_the_variables_pulp_would(fields) -> None:
     assert len({id(v) for v in prob.variables()}) == len(prob.variables())
 
 
+def test_rows_reach_highs_as_written_without_zero_coefficients() -> None:
+    """The bulk hand-over to HiGHS copies each row's terms, drops zeros, keeps empty rows."""
+    import highspy
+    import numpy as np
+
+    prob = optimiser.PlanningProblem("t")
+    a, b, c = (prob.add_variable(n, lowBound=0, upBound=5) for n in "abc")
+    optimiser._row(prob, [(a, 1.0), (b, 0.0), (c, -2.0)], optimiser.LE, 4.0, "r0")
+    optimiser._row(prob, [(b, 0.0)], optimiser.EQ, 0.0, "r1")  # nothing left
+    optimiser._row(prob, [(c, 3.0), (a, 0.5)], optimiser.EQ, 1.0, "r2")
+    prob.setObjective(optimiser._expr([(a, 1.0), (b, 2.0)]))
+    solver = optimiser.make_solver("highs", time_limit=10, gap=0, verbose=False)
+    solver.createAndConfigureSolver(prob)
+    solver.buildSolverModel(prob)
+    lp = prob.solverModel.getLp()
+    column = {v.name: v.index for v in prob.variables()}
+    dense = np.zeros((lp.num_row_, lp.num_col_))
+    matrix = lp.a_matrix_
+    assert 0.0 not in list(matrix.value_)
+    if matrix.format_ == highspy.MatrixFormat.kRowwise:
+        starts = [*matrix.start_, len(matrix.index_)]
+        for r in range(lp.num_row_):
+            for k in range(starts[r], starts[r + 1]):
+                dense[r, matrix.index_[k]] = matrix.value_[k]
+    else:
+        starts = list(matrix.start_)
+        for j in range(lp.num_col_):
+            for k in range(starts[j], starts[j + 1]):
+                dense[matrix.index_[k], j] = matrix.value_[k]
+    expected = np.zeros((3, 3))
+    expected[0, column["a"]], expected[0, column["c"]] = 1.0, -2.0
+    expected[2, column["c"]], expected[2, column["a"]] = 3.0, 0.5
+    assert np.array_equal(dense, expected)
+    assert list(lp.row_upper_) == [4.0, 0.0, 1.0]
+    assert list(lp.row_lower_)[1:] == [0.0, 1.0]
+
+
 def test_gc_pause_nests_and_restores() -> None:
     import gc
 
