@@ -52,6 +52,7 @@ from procurement.gcpause import without_gc
 from procurement.incumbent import find_start
 from procurement.models import Catalog, Organisation, Route, Scenario, Site
 from procurement.optimiser import (
+    HighsSolver,
     available_cpus,
     build_model,
     build_profiles,
@@ -99,6 +100,12 @@ MAX_DEFAULT_WORKERS = 8
 #: proven there, some finding the optimum on the way: 31.8 s to 13.8 s for
 #: the eight (HiGHS's root cuts took 9-17 s on the slowest alone).
 PROBE_COALITIONS = True
+#: ... and probing hands over to branching after as long as the root LP took
+#: (route plans: three times as long, ``optimiser.PROBE_EFFORT``): a
+#: coalition's start is seldom optimal, so probing seldom proves it and
+#: branching does the work. Eight sampled coalitions: 14.6-16.7 s with 1,
+#: 17.3-17.9 s with 3.
+COALITION_PROBE_EFFORT = 1.0
 
 
 def popcount(mask: int) -> int:
@@ -176,6 +183,8 @@ def _solve_with_start(
     )
     if started and isinstance(solver, pulp.PULP_CBC_CMD):
         solver.optionsDict["warmStart"] = True
+    if isinstance(solver, HighsSolver):
+        solver.probe_effort = COALITION_PROBE_EFFORT
     with solver_output_to_stderr():
         prob.solve(solver)
     if prob.sol_status == pulp.LpSolutionOptimal:

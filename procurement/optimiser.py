@@ -685,10 +685,12 @@ PROOF_TOLERANCE = 0.01
 #: share of the time left that probing the root may take before the MIP runs
 PROBE_TIME_SHARE = 0.5
 #: probing after the root LP may take this many times as long as the root LP
-#: (at least 0.25 s) before the branch and bound takes over: probing all of
-#: several fractional binaries both ways costs more than branching on a few
-#: (ten 25,000-site solo parties: 10.5 s of solves with 6, 9.3-9.4 s with 1)
-PROBE_EFFORT = 1.0
+#: (at least 0.25 s) before the branch and bound takes over. A route plan's
+#: start from the local search is often optimal, and probing proves it with
+#: fewer LPs than branching (500 sites of ten organisations, collaborative:
+#: 18 LPs by probing alone, 25 when probing handed over after as long as the
+#: root LP); see coalitions.COALITION_PROBE_EFFORT for starts seldom optimal
+PROBE_EFFORT = 3.0
 #: probing and branching together may take this many times as long as the root LP
 BRANCH_EFFORT = 40.0
 
@@ -761,6 +763,7 @@ def probe_root(
     gap: float,
     deadline: float,
     branch: bool = True,
+    effort: float = PROBE_EFFORT,
 ) -> RootProof | None:
     """Try to prove ``start`` optimal for the (minimising) HiGHS model ``highs`` by LP alone.
 
@@ -777,7 +780,8 @@ def probe_root(
     When probing alone does not prove it, ``branch`` runs a branch and bound
     on the same relaxation (:func:`procurement.branching.branch_and_bound`),
     which may find a cheaper plan and prove that one, within
-    :data:`BRANCH_EFFORT` times the root LP's time.
+    :data:`BRANCH_EFFORT` times the root LP's time. Probing hands over to it
+    after ``effort`` times the root LP's time (at least 0.25 s).
 
     The relaxation starts from the plan itself (HiGHS builds its basis from
     it), which took 2.7 s rather than 26 s of dual phase 1 at 25,000 sites.
@@ -838,7 +842,7 @@ def probe_root(
     # start is usually not optimal, and branching gets there sooner
     root_seconds = time.perf_counter() - t0
     search_deadline = min(deadline, time.perf_counter() + BRANCH_EFFORT * root_seconds + 0.25)
-    deadline = min(deadline, time.perf_counter() + max(PROBE_EFFORT * root_seconds, 0.25))
+    deadline = min(deadline, time.perf_counter() + max(effort * root_seconds, 0.25))
     out_of_time = False
     while start_cost - bound > tolerance and not out_of_time:
         values = np.asarray(relax.getSolution().col_value)
@@ -934,6 +938,8 @@ class HighsSolver(pulp.HiGHS):
     warm_start = False
     #: binaries to probe around a complete, feasible start (see :func:`probe_root`)
     probe: Sequence[pulp.LpVariable] = ()
+    #: how long probing runs before branching, in root LPs (see :func:`probe_root`)
+    probe_effort: float = PROBE_EFFORT
     #: what probing the root established in the last solve, if it ran
     proof: RootProof | None = None
     #: wall seconds after which the solve is cancelled; None: no watchdog
@@ -1058,6 +1064,7 @@ class HighsSolver(pulp.HiGHS):
             [var.index for var in self.probe],
             gap=float(self.gapRel or 0.0),
             deadline=t0 + PROBE_TIME_SHARE * min(limit, 3600.0),
+            effort=self.probe_effort,
         )
         proof = self.proof
         if self.msg and proof is not None:  # the solver log asked for: say what probing did

@@ -139,3 +139,31 @@ def test_probed_coalitions_cost_what_unprobed_ones_do(monkeypatch: pytest.Monkey
             costs.setdefault(mask, []).append(outcome.cost)
     for mask, (plain, probed) in costs.items():
         assert probed == pytest.approx(plain, abs=0.01), mask
+
+
+def test_coalitions_hand_over_to_branching_sooner_than_route_plans(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Route plans probe for PROBE_EFFORT root LPs, coalitions (starts seldom optimal)
+    for COALITION_PROBE_EFFORT, before branching."""
+    from procurement import coalitions
+    from procurement.models import Route
+
+    efforts: list[float] = []
+    probe = optimiser.probe_root
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        efforts.append(kwargs["effort"])
+        return probe(*args, **kwargs)
+
+    monkeypatch.setattr(optimiser, "probe_root", spy)
+    catalog, sites, scenario, orgs = _case(40, 3, 11, "collaborative")
+    assert optimiser.solve(catalog, sites, scenario, orgs, explain=False).has_plan
+    assert efforts and set(efforts) == {optimiser.PROBE_EFFORT}
+    efforts.clear()
+    scenario = scenario.model_copy(update={"route": Route.COLLABORATIVE})
+    players = [o.model_copy(update={"budget": None}) for o in orgs]
+    engine = coalitions.CoalitionEngine(catalog, sites, scenario, players)
+    assert engine.solve(0b111)[0].optimal
+    assert efforts and set(efforts) == {coalitions.COALITION_PROBE_EFFORT}
+    assert coalitions.COALITION_PROBE_EFFORT < optimiser.PROBE_EFFORT
