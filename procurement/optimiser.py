@@ -713,16 +713,16 @@ class RootProof:
     lp_solves: int
     seconds: float
     #: the best plan found: the start, or a cheaper one the branching found
-    plan: np.ndarray | None = None
+    plan: np.ndarray
     #: that plan's cost
-    cost: float = math.nan
+    cost: float
     #: nodes the branch and bound after probing solved (0: it did not run)
     nodes: int = 0
 
     @property
     def improved(self) -> bool:
         """Whether the branching found a plan cheaper than the start."""
-        return self.plan is not None and self.cost < self.start_cost
+        return self.cost < self.start_cost
 
 
 def _feasible(lp: Any, x: np.ndarray) -> bool:
@@ -904,7 +904,7 @@ def probe_root(
     lp_solves += tree.lp_solves
     seconds = time.perf_counter() - t0
     bound = tree.cost if tree.proven else min(max(bound, tree.bound), tree.cost)
-    kept = {j: v for j, v in fixed.items() if abs(tree.plan[j] - v) < 1e-6}
+    kept = _agreeing(fixed, tree.plan)
     return RootProof(
         tree.proven, start_cost, bound, kept, lp_solves, seconds, tree.plan, tree.cost, tree.nodes
     )
@@ -1093,7 +1093,7 @@ class HighsSolver(pulp.HiGHS):
         if self.proof is not None and self.proof.proven:
             # HiGHS's MIP never ran: the variables hold the proven start, unless
             # the branching found (and proved) a cheaper plan
-            if self.proof.improved and self.proof.plan is not None:
+            if self.proof.improved:
                 plan = self.proof.plan
                 for var in lp.variables():
                     var.varValue = float(plan[var.index])
