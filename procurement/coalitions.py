@@ -166,8 +166,8 @@ def _solve_with_start(
 
     ``started``: the variables hold a complete plan (:func:`set_start`), which
     HiGHS is handed as its first plan (and, with :data:`PROBE_COALITIONS`,
-    its root is probed and branched on around it); CBC gets it as a warm start. Returns
-    ``"optimal"``, ``"feasible"`` (a plan, stopped at the time limit),
+    its root is probed and branched on around it); CBC gets it as a warm
+    start. Returns ``"optimal"``, ``"feasible"`` (a plan, stopped at the time limit),
     ``"infeasible"`` (proven) or ``"no_solution"`` (stopped before any plan).
     """
     prob = model.prob
