@@ -92,6 +92,7 @@ def branch_and_bound(
     first = np.asarray(sorted(set(binaries)), dtype=np.int64)
     others = np.asarray(sorted(set(integers) - set(binaries)), dtype=np.int64)
     whole = np.asarray(sorted(set(integers) | set(binaries)), dtype=np.int64)
+    col_cost = np.asarray(lp.col_cost_, dtype=float)
     best_plan, best_cost = plan, cost
     nodes = lp_solves = 0
     applied: dict[int, tuple[float, float]] = {}
@@ -158,7 +159,7 @@ def branch_and_bound(
             if not len(candidates):
                 found = values.copy()
                 found[whole] = np.round(found[whole])
-                found_cost = float(np.dot(np.asarray(lp.col_cost_), found) + lp.offset_)
+                found_cost = float(np.dot(col_cost, found) + lp.offset_)
                 if not is_plan(found):  # integral only within tolerance: cannot vouch for it
                     stack.append((parent_bound, changes, parent_basis))
                     stopped = True

@@ -725,34 +725,73 @@ class RootProof:
         return self.cost < self.start_cost
 
 
+@dataclass(frozen=True)
+class _ModelArrays:
+    """A HiGHS model's costs, bounds, integrality and rows as numpy arrays, read once.
+
+    highspy hands each over as a Python list: reading a 25,000-site party's
+    matrix for every check cost about as much as the check.
+    """
+
+    cost: np.ndarray
+    offset: float
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integer: np.ndarray  # column indices
+    row_of: np.ndarray  # per matrix entry: its row
+    column_of: np.ndarray  # per matrix entry: its column
+    value: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+
+    @classmethod
+    def of(cls, lp: Any) -> _ModelArrays:
+        import highspy
+
+        n, m = lp.num_col_, lp.num_row_
+        integrality = np.asarray(lp.integrality_, dtype=np.uint8)
+        integer = np.flatnonzero(integrality == 1) if len(integrality) else np.zeros(0, np.int64)
+        matrix = lp.a_matrix_
+        starts, index = np.asarray(matrix.start_), np.asarray(matrix.index_)
+        if matrix.format_ == highspy.MatrixFormat.kRowwise:
+            row_of, column_of = np.repeat(np.arange(m), np.diff(starts[: m + 1])), index
+        else:
+            row_of, column_of = index, np.repeat(np.arange(n), np.diff(starts[: n + 1]))
+        return cls(
+            cost=np.asarray(lp.col_cost_, dtype=float),
+            offset=float(lp.offset_),
+            col_lower=np.asarray(lp.col_lower_, dtype=float),
+            col_upper=np.asarray(lp.col_upper_, dtype=float),
+            integer=integer,
+            row_of=row_of,
+            column_of=column_of,
+            value=np.asarray(matrix.value_, dtype=float),
+            row_lower=np.asarray(lp.row_lower_, dtype=float),
+            row_upper=np.asarray(lp.row_upper_, dtype=float),
+        )
+
+    def admits(self, x: np.ndarray) -> bool:
+        """Whether ``x`` meets every bound, row and integrality of the model."""
+        if len(x) != len(self.cost) or not np.all(np.isfinite(x)):
+            return False
+        if np.any(x < self.col_lower - 1e-6) or np.any(x > self.col_upper + 1e-6):
+            return False
+        whole = x[self.integer]
+        if np.any(np.abs(whole - np.round(whole)) > 1e-6):
+            return False
+        activity = np.bincount(
+            self.row_of, weights=self.value * x[self.column_of], minlength=len(self.row_lower)
+        )
+        slack = 1e-6 * np.maximum(1.0, np.abs(activity))
+        return bool(
+            np.all(activity >= self.row_lower - slack)
+            and np.all(activity <= self.row_upper + slack)
+        )
+
+
 def _feasible(lp: Any, x: np.ndarray) -> bool:
     """Whether ``x`` meets every bound, row and integrality of the HiGHS model ``lp``."""
-    n = lp.num_col_
-    if len(x) != n or not np.all(np.isfinite(x)):
-        return False
-    col_lower, col_upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
-    if np.any(x < col_lower - 1e-6) or np.any(x > col_upper + 1e-6):
-        return False
-    integrality = np.asarray(lp.integrality_, dtype=np.uint8)
-    if len(integrality):
-        whole = integrality == 1
-        if np.any(np.abs(x[whole] - np.round(x[whole])) > 1e-6):
-            return False
-    import highspy
-
-    matrix = lp.a_matrix_
-    starts, index = np.asarray(matrix.start_), np.asarray(matrix.index_)
-    m = lp.num_row_
-    if matrix.format_ == highspy.MatrixFormat.kRowwise:
-        row = np.repeat(np.arange(m), np.diff(starts[: m + 1]))
-        activity = np.bincount(row, weights=np.asarray(matrix.value_) * x[index], minlength=m)
-    else:
-        column = np.repeat(np.arange(n), np.diff(starts[: n + 1]))
-        value = np.asarray(matrix.value_) * x[column]
-        activity = np.bincount(index, weights=value, minlength=m)
-    slack = 1e-6 * np.maximum(1.0, np.abs(activity))
-    row_lower, row_upper = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
-    return bool(np.all(activity >= row_lower - slack) and np.all(activity <= row_upper + slack))
+    return _ModelArrays.of(lp).admits(x)
 
 
 def probe_root(
@@ -792,12 +831,12 @@ def probe_root(
 
     t0 = time.perf_counter()
     lp = highs.getLp()
-    if not _feasible(lp, start):
+    arrays = _ModelArrays.of(lp)
+    if not arrays.admits(start):
         return None
-    start_cost = float(np.dot(np.asarray(lp.col_cost_), start) + lp.offset_)
+    start_cost = float(np.dot(arrays.cost, start) + arrays.offset)
     tolerance = max(PROOF_TOLERANCE, gap * abs(start_cost))
-    integrality = np.asarray(lp.integrality_, dtype=np.uint8)
-    integers = np.flatnonzero(integrality == 1) if len(integrality) else np.zeros(0, np.int64)
+    integers = arrays.integer
     lp.integrality_ = []
     relax = highspy.Highs()
     relax.setOptionValue("output_flag", False)
@@ -807,7 +846,7 @@ def probe_root(
     # and at 25,000 sites (the MIP itself was not faster with it)
     relax.setOptionValue("simplex_dual_edge_weight_strategy", 1)
     relax.passModel(lp)
-    lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
+    lower, upper = arrays.col_lower, arrays.col_upper
     optimal, infeasible = highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kInfeasible
     lp_solves = 0
     fixed: dict[int, float] = {}  # every fixing, including those the start disagrees with
@@ -899,7 +938,7 @@ def probe_root(
         integers=integers.tolist(),
         tolerance=tolerance,
         deadline=search_deadline,
-        is_plan=lambda x: _feasible(lp, x),
+        is_plan=arrays.admits,
     )
     lp_solves += tree.lp_solves
     seconds = time.perf_counter() - t0
@@ -1741,6 +1780,30 @@ def _solve_group_in_worker(group: _Group, wall_deadline: float) -> _Solved:
 PARALLEL_MIN_SIZE = 15_000
 
 
+#: portfolios of at least this many sites, of parties solved on their own,
+#: start the workers' fork server before their sites are grouped: at about
+#: 60 options a site (the generator's), the parties' models are then likely
+#: to reach :data:`PARALLEL_MIN_SIZE`
+EARLY_SERVER_MIN_SITES = 250
+
+
+def _likely_side_by_side(
+    ctx: _Context,
+    solver: str,
+    exclude_supplier_sets: Sequence[frozenset[str]],
+    supplier_site_limits: Mapping[str, int] | None,
+) -> bool:
+    """Whether the parties will probably be solved in worker processes
+    (:func:`_solve_groups` decides once their models' sizes are known)."""
+    return (
+        solver == "highs"
+        and len(ctx.sites) >= EARLY_SERVER_MIN_SITES
+        and available_cpus() > 1
+        and _independent_parties(ctx, exclude_supplier_sets, supplier_site_limits)
+        and len({party_of(site, ctx.scenario.route) for site in ctx.sites}) > 1
+    )
+
+
 def available_cpus() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -1826,6 +1889,22 @@ def process_pool_context(preload: str) -> Any:
         context.set_forkserver_preload([preload])
         return context
     return multiprocessing.get_context("spawn")
+
+
+def start_worker_server(preload: str) -> None:
+    """Start the fork server that worker processes come from, without waiting for it.
+
+    The server imports ``preload`` before it can fork a worker (0.4 s), and
+    the first pool to start waits for that. Started while this process still
+    groups the sites, it imports on the other core meanwhile; later pools of
+    this process (app reruns included) reuse it. Nothing happens where
+    workers are spawned rather than forked from a server.
+    """
+    context = process_pool_context(preload)
+    if context.get_start_method() == "forkserver":
+        import multiprocessing.forkserver
+
+        multiprocessing.forkserver.ensure_running()
 
 
 @contextlib.contextmanager
@@ -1971,6 +2050,8 @@ def solve(
     if len(site_by_id) != len(ctx.sites):
         raise InputError([Problem("site ids must be unique", field="site_id")])
 
+    if _likely_side_by_side(ctx, solver, exclude_supplier_sets, supplier_site_limits):
+        start_worker_server("procurement.optimiser")
     unservable = unservable_sites(ctx.sites, catalog, scenario, ctx.builder)
     level = Level.WARNING if scenario.allow_partial else Level.ERROR
     site_diags = [

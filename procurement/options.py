@@ -360,8 +360,12 @@ class BundleBuilder:
 
         Speeds round up to the next speed on offer and a go-live window rounds
         down to the next lead time on offer, so sites that differ only in ways
-        no offering can tell apart share one profile in the model.
+        no offering can tell apart share one profile in the model. Memoised:
+        asked once per site, and sites share far fewer requirements.
         """
+        known = self._normal.get(requirement)
+        if known is not None:
+            return known
 
         def speed_up(value: float) -> float:
             i = bisect.bisect_left(self._speeds, value)

@@ -91,6 +91,36 @@ def test_a_start_that_breaks_a_row_is_not_probed() -> None:
     assert optimiser.probe_root(highs, values, _columns(model), gap=0.0, deadline=1e12) is None
 
 
+def test_the_plan_check_rejects_each_kind_of_breach() -> None:
+    """The check a rounded LP solution must pass before branching takes it as
+    a plan (and a start before probing): bounds, integrality and rows."""
+    ctx, profiles, model = cost_model(*_case(40, 2, 5, "collaborative"))
+    optimiser.set_start(model, find_start(profiles, ctx.builder.terms, seconds=1.0))
+    highs, values = loaded_highs(model)
+    arrays = optimiser._ModelArrays.of(highs.getLp())
+    assert arrays.admits(values)
+    assert optimiser._feasible(highs.getLp(), values)
+    x = model.x[0][0].index
+    pair = values.copy()
+    pair[x] = -1.0  # below its bound
+    assert not arrays.admits(pair)
+    pair = values.copy()
+    pair[x] += 0.5  # fractional, and the profile's sites no longer add up
+    assert not arrays.admits(pair)
+    used = next(iter(model.used.values())).index
+    pair = values.copy()
+    pair[used] = 0.5  # fractional binary, within its bounds
+    assert not arrays.admits(pair)
+    served_twice = values.copy()
+    served_twice[x] += 1.0  # integral and within bounds, but breaks the serve row
+    assert served_twice[x] <= arrays.col_upper[x]
+    assert not arrays.admits(served_twice)
+    assert not arrays.admits(values[:-1])
+    broken = values.copy()
+    broken[0] = float("nan")
+    assert not arrays.admits(broken)
+
+
 def test_probing_stops_at_its_deadline_with_nothing_claimed() -> None:
     ctx, profiles, model = cost_model(*_case(60, 2, 3, "collaborative"))
     start = find_start(profiles, ctx.builder.terms, seconds=1.0)
