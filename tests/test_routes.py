@@ -576,15 +576,20 @@ def test_progress_lines_are_spaced_out_but_the_last_always_shown(capsys) -> None
     ]
 
 
-def test_benchmark_reads_how_far_a_killed_comparison_got(cli_files, run_cli, monkeypatch) -> None:
-    """benchmarks/run.py reports, for a Shapley run it had to kill, the progress
-    that ``compare --verbose`` printed: read here from a real run's stderr."""
+def _bench_module(monkeypatch):
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
     bench = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, bench)  # its dataclasses look it up
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_benchmark_reads_how_far_a_killed_comparison_got(cli_files, run_cli, monkeypatch) -> None:
+    """benchmarks/run.py reports, for a Shapley run it had to kill, the progress
+    that ``compare --verbose`` printed: read here from a real run's stderr."""
+    bench = _bench_module(monkeypatch)
     _, _, err = run_cli(*compare_args(cli_files, "--format", "json", "--verbose"))
     assert bench.progress_note(err).startswith("3 of 3 coalitions costed after ")
     line = "hscn-procure: costed 120 of 1,013 groups of organisations (4 min 51 s)\n"
@@ -593,6 +598,38 @@ def test_benchmark_reads_how_far_a_killed_comparison_got(cli_files, run_cli, mon
         "at least 41 min"
     )
     assert bench.progress_note("no progress here") == ""
+
+
+@pytest.mark.parametrize(
+    ("sites", "times", "runs", "shown", "slowest"),
+    [
+        (25000, [13.8, 10.8, 12.0], 3, 10.8, 13.8),  # noise only adds: the fastest is shown
+        (500, [1.2, 1.1, 1.5], 3, 1.1, 1.5),
+        (5000, [42.0], 1, 42.0, 42.0),  # too slow to repeat
+    ],
+)
+def test_benchmark_shows_the_fastest_of_repeated_runs_and_the_slowest_beside_it(
+    monkeypatch, tmp_path, sites, times, runs, shown, slowest
+) -> None:
+    bench = _bench_module(monkeypatch)
+    args = bench.parse_args(["--catalog", str(ROOT / "catalog")])
+    left = list(times)
+
+    def fake_run(argv, workdir, hard_limit, tag):
+        out = Path(argv[argv.index("--out") + 1])
+        out.write_text(json.dumps({"status": "optimal", "gap": 0.0, "solve_seconds": 0.5}))
+        return bench.Run(argv=argv, exit_code=0, end_to_end=left.pop(0), peak_mb=100.0)
+
+    monkeypatch.setattr(bench, "run_timed", fake_run)
+    monkeypatch.setattr(bench, "read_probe", lambda run, path: None)
+    case = bench.Case("generated", sites, 10, "solo")
+    bench.solve_case(case, tmp_path, tmp_path, args)
+    assert case.runs == runs and not left
+    assert case.run.end_to_end == shown
+    assert case.slowest == slowest
+    verdict = bench.verdicts([case], bench.ShapleyResult(), args)
+    if sites == 25000:
+        assert "the fastest of 3 runs (slowest 13.80 s)" in verdict[2].measured
 
 
 def test_cli_writes_csv_and_xlsx(cli_files, run_cli) -> None:
