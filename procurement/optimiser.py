@@ -789,11 +789,6 @@ class _ModelArrays:
         )
 
 
-def _feasible(lp: Any, x: np.ndarray) -> bool:
-    """Whether ``x`` meets every bound, row and integrality of the HiGHS model ``lp``."""
-    return _ModelArrays.of(lp).admits(x)
-
-
 def probe_root(
     highs: Any,
     start: np.ndarray,
@@ -1900,13 +1895,16 @@ def start_worker_server(preload: str) -> None:
     the first pool to start waits for that. Started while this process still
     groups the sites, it imports on the other core meanwhile; later pools of
     this process (app reruns included) reuse it. Nothing happens where
-    workers are spawned rather than forked from a server.
+    workers are spawned rather than forked from a server. Only a head start:
+    if the server cannot be started here, the first pool tries again as it
+    always did.
     """
     context = process_pool_context(preload)
     if context.get_start_method() == "forkserver":
         import multiprocessing.forkserver
 
-        multiprocessing.forkserver.ensure_running()
+        with contextlib.suppress(OSError):
+            multiprocessing.forkserver.ensure_running()
 
 
 @contextlib.contextmanager

@@ -168,7 +168,7 @@ def test_from_a_costlier_start_the_branching_proves_the_solvers_optimum(
     assert proof.bound <= optimum + optimiser.PROOF_TOLERANCE
     assert proof.cost >= optimum - optimiser.PROOF_TOLERANCE
     # whatever it found is a plan of the model, and the fixings agree with it
-    assert optimiser._feasible(highs.getLp(), proof.plan)
+    assert optimiser._ModelArrays.of(highs.getLp()).admits(proof.plan)
     assert all(abs(proof.plan[j] - v) < 1e-6 for j, v in proof.fixings.items())
 
 

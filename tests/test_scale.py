@@ -234,6 +234,16 @@ def test_the_workers_server_is_running_once_started() -> None:
             assert pool.submit(os.getpid).result() != os.getpid()
 
 
+def test_a_server_that_cannot_start_early_is_left_to_the_first_pool(monkeypatch) -> None:
+    import multiprocessing.forkserver
+
+    def refuse() -> None:
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(multiprocessing.forkserver, "ensure_running", refuse)
+    optimiser.start_worker_server("procurement.optimiser")  # no error: only a head start
+
+
 def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch) -> None:
     """Under ``streamlit run`` the main module is the app page: a worker must not
     run it again (it would solve again inside the worker and break the pool)."""
