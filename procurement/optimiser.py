@@ -235,7 +235,7 @@ def _expr(
     return expr
 
 
-EQ, LE = pulp.LpConstraintEQ, pulp.LpConstraintLE
+EQ, LE, GE = pulp.LpConstraintEQ, pulp.LpConstraintLE, pulp.LpConstraintGE
 
 
 def _row(
@@ -248,13 +248,14 @@ def _row(
     """Add ``sum(coef * var) (sense) rhs`` built in one go.
 
     PuLP's operators copy the expression at every ``-`` and ``*``; at a
-    quarter of a million rows those copies cost more than the solve.
+    quarter of a million rows those copies cost more than the solve. A
+    :class:`PlanningProblem` keeps the row as plain lists until a PuLP
+    constraint is asked for.
     """
-    constraint = pulp.LpConstraint(_expr(terms), sense, name, rhs)
     if isinstance(prob, PlanningProblem):
-        prob.add_row(constraint, name)
+        prob.add_row(terms, sense, rhs, name)
     else:
-        prob.addConstraint(constraint)
+        prob.addConstraint(pulp.LpConstraint(_expr(terms), sense, name, rhs))
 
 
 def _tier_steps(terms: SupplierTerms, reach: int) -> list[tuple[int, float]]:
@@ -636,7 +637,16 @@ def solver_output_to_stderr(verbose: bool = False) -> Iterator[None]:
 
 
 class PlanningProblem(pulp.LpProblem):
-    """A PuLP problem that lists its variables once, not on every request.
+    """A PuLP problem that keeps its rows as lists and lists its variables once.
+
+    Rows added by :meth:`add_row` stay plain lists of variables and
+    coefficients: :class:`HighsSolver` hands them to HiGHS as arrays, and a
+    PuLP constraint (a dict keyed by variables, each hashed in Python) is
+    made for each only when something asks for the problem's constraints
+    (``prob += ...``, ``constraints()``, CBC's file, a copy). Making those
+    dicts cost a quarter of the model's build at 25,000 sites. They are made
+    in the order the rows were added, before any row added later, so row
+    ``i`` is the same row for HiGHS and for PuLP.
 
     PuLP rebuilds ``variables()`` by walking every row each time it is asked,
     and a solve asks several times: at a few hundred thousand variables that
@@ -647,6 +657,54 @@ class PlanningProblem(pulp.LpProblem):
 
     _known: list[pulp.LpVariable] | None = None
     _known_at: tuple[int, int] = (-1, -1)
+    _keeping = False
+
+    def __init__(self, name: str = "NoName", sense: int = pulp.LpMinimize) -> None:
+        self._clear_pending()
+        super().__init__(name, sense)
+
+    def _clear_pending(self) -> None:
+        #: rows not yet made PuLP constraints: their terms end to end, and per row
+        #: its number of terms, sense, right-hand side and name
+        self.row_variables: list[pulp.LpVariable] = []
+        self.row_coefficients: list[float] = []
+        self.row_lengths: list[int] = []
+        self.row_senses: list[int] = []
+        self.row_rhs: list[float] = []
+        self.row_names: list[str] = []
+
+    @property  # type: ignore[override]
+    def _constraints(self) -> dict[str, pulp.LpConstraint]:
+        """PuLP's rows by name, every pending row made a constraint first."""
+        if self.row_lengths and not self._keeping:
+            self._make_constraints()
+        return self.__dict__["_made"]
+
+    @_constraints.setter
+    def _constraints(self, rows: dict[str, pulp.LpConstraint]) -> None:
+        self.__dict__["_made"] = rows
+
+    @property
+    def made_constraints(self) -> dict[str, pulp.LpConstraint]:
+        """The rows already made PuLP constraints; the pending rows all come after them."""
+        return self.__dict__["_made"]
+
+    def _make_constraints(self) -> None:
+        made = self.__dict__["_made"]
+        variables, coefficients = self.row_variables, self.row_coefficients
+        start = 0
+        for length, sense, rhs, name in zip(
+            self.row_lengths, self.row_senses, self.row_rhs, self.row_names, strict=True
+        ):
+            end = start + length
+            if name in made:
+                raise pulp.PulpError(f"overlapping constraint names: {name}")
+            terms = list(zip(variables[start:end], coefficients[start:end], strict=True))
+            constraint = pulp.LpConstraint(_expr(terms), sense, name, rhs)
+            made[name] = constraint
+            self.modifiedConstraints.append(constraint)
+            start = end
+        self._clear_pending()
 
     def add_variable(self, *args: Any, **kwargs: Any) -> pulp.LpVariable:
         """A variable of this problem, registered at once (PuLP 3.3 waits for a row)."""
@@ -654,18 +712,26 @@ class PlanningProblem(pulp.LpProblem):
         self._register_variable(var)
         return var
 
-    def add_row(self, constraint: pulp.LpConstraint, name: str) -> None:
-        """Add a row over variables made by :meth:`add_variable`, without PuLP's
-        per-row registration of each of its variables (1.9 million calls at
-        25,000 sites, for variables already registered)."""
-        if name in self._constraints:
-            raise pulp.PulpError(f"overlapping constraint names: {name}")
-        constraint.name = name
-        self._constraints[name] = constraint
-        self.modifiedConstraints.append(constraint)
+    def add_row(self, terms: list[Term], sense: int, rhs: float, name: str) -> None:
+        """Add ``sum(coef * var) (sense) rhs`` over variables made by
+        :meth:`add_variable`, kept as lists (repeated variables are summed
+        when the row is used)."""
+        if not math.isfinite(rhs):
+            raise pulp.PulpError("Cannot set constraint RHS to NaN/inf values")
+        if terms:
+            variables, coefficients = zip(*terms, strict=True)
+            self.row_variables.extend(variables)
+            self.row_coefficients.extend(coefficients)
+        self.row_lengths.append(len(terms))
+        self.row_senses.append(sense)
+        self.row_rhs.append(rhs)
+        self.row_names.append(name)
+
+    def numConstraints(self) -> int:
+        return len(self.made_constraints) + len(self.row_lengths)
 
     def variables(self) -> list[pulp.LpVariable]:
-        stamp = (len(self._constraints), id(self.objective))
+        stamp = (self.numConstraints(), id(self.objective))
         if self._known is None or self._known_at != stamp:
             # PuLP's own walk re-registers every variable of every row (1.4
             # million calls at 25,000 sites); here rows hold only variables
@@ -677,6 +743,21 @@ class PlanningProblem(pulp.LpProblem):
             self._known = self._variables
             self._known_at = stamp
         return self._known
+
+    @contextlib.contextmanager
+    def pending_rows_kept(self) -> Iterator[None]:
+        """Within: ``_constraints`` gives only the rows already made and leaves
+        the pending ones as lists, for PuLP's HiGHS interface, which walks the
+        constraints only to store row duals that nothing here reads (the
+        rows reach HiGHS through :meth:`HighsSolver.buildSolverModel`)."""
+        made = len(self.made_constraints)
+        self._keeping = True
+        try:
+            yield
+        finally:
+            self._keeping = False
+        if len(self.made_constraints) != made:
+            raise pulp.PulpError("a row was added while the pending rows were kept")
 
 
 #: GBP: a plan within a penny of the lower bound is the optimum (the SPEC's
@@ -948,6 +1029,33 @@ def _agreeing(fixed: Mapping[int, float], start: np.ndarray) -> dict[int, float]
     return {j: value for j, value in fixed.items() if abs(start[j] - value) < 1e-6}
 
 
+def _sparse_rows(
+    lengths: list[int], index: list[int], value: list[float], repeats: bool
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows given end to end as HiGHS's compressed rows (count, starts,
+    columns, values): zero coefficients dropped and, where ``repeats``, a
+    column named twice in a row given once with the coefficients summed."""
+    n_rows = len(lengths)
+    rows = np.repeat(np.arange(n_rows), lengths)
+    columns = np.asarray(index, dtype=np.int64)
+    values = np.asarray(value, dtype=float)
+    if repeats and len(columns):
+        width = int(columns.max()) + 1
+        unique, first, inverse = np.unique(
+            rows * width + columns, return_index=True, return_inverse=True
+        )
+        if len(unique) < len(columns):
+            # summed, each at its first place (as a PuLP constraint would give it)
+            order = np.argsort(first)
+            values = np.bincount(inverse, weights=values, minlength=len(unique))[order]
+            rows, columns = np.divmod(unique[order], width)
+    kept = values != 0
+    rows, columns, values = rows[kept], columns[kept], values[kept]
+    starts = np.zeros(n_rows, dtype=np.int32)
+    np.cumsum(np.bincount(rows, minlength=n_rows)[:-1], out=starts[1:])
+    return len(values), starts, columns.astype(np.int32), values
+
+
 class HighsSolver(pulp.HiGHS):
     """PuLP's in-process HiGHS, handed the whole model in a few array calls.
 
@@ -1016,7 +1124,9 @@ class HighsSolver(pulp.HiGHS):
         row_lower: list[float] = []
         row_upper: list[float] = []
         column_of = operator.attrgetter("index")
-        for i, constraint in enumerate(lp._constraints.values()):
+        planning = isinstance(lp, PlanningProblem)
+        made = lp.made_constraints if planning else lp._constraints
+        for i, constraint in enumerate(made.values()):
             constraint.index = i
             # C-level copies of the row's terms (a Python loop per term cost
             # 0.1 s per 25,000-site party); zero coefficients dropped below
@@ -1026,21 +1136,30 @@ class HighsSolver(pulp.HiGHS):
             lb, ub = constraint.getLb(), constraint.getUb()
             row_lower.append(-inf if lb is None else lb)
             row_upper.append(inf if ub is None else ub)
+        repeats = False
+        if planning and lp.row_lengths:  # rows still lists: they come after the rows made
+            lengths.extend(lp.row_lengths)
+            index.extend(map(column_of, lp.row_variables))
+            value.extend(lp.row_coefficients)
+            for sense, rhs in zip(lp.row_senses, lp.row_rhs, strict=True):
+                row_lower.append(-inf if sense == LE else rhs)
+                row_upper.append(inf if sense == GE else rhs)
+            repeats = True  # a list row may name a variable twice; a constraint cannot
         if lengths:
-            values = np.asarray(value, dtype=float)
-            rows = np.repeat(np.arange(len(lengths)), lengths)
-            kept = values != 0
-            starts = np.zeros(len(lengths), dtype=np.int32)
-            np.cumsum(np.bincount(rows[kept], minlength=len(lengths))[:-1], out=starts[1:])
             highs.addRows(
                 len(lengths),
                 np.asarray(row_lower),
                 np.asarray(row_upper),
-                int(kept.sum()),
-                starts,
-                np.asarray(index, dtype=np.int32)[kept],
-                values[kept],
+                *_sparse_rows(lengths, index, value, repeats),
             )
+
+    def actualSolve(self, lp: pulp.LpProblem) -> int:
+        """PuLP's solve, leaving a :class:`PlanningProblem`'s rows as lists
+        (:meth:`buildSolverModel` reads them so)."""
+        if not isinstance(lp, PlanningProblem):
+            return super().actualSolve(lp)
+        with lp.pending_rows_kept():
+            return super().actualSolve(lp)
 
     def callSolver(self, lp: pulp.LpProblem) -> None:
         highs = lp.solverModel
@@ -1399,10 +1518,13 @@ def solve_stages(
         if fix and i < len(stages) - 1:
             value = pulp.value(expr)
             tol = _fix_tolerance(value) + (0.5 if name == "priority" else 0.0)
+            # the next stage keeps this one's optimum (as a list row: a PuLP
+            # constraint here would make every pending row one too)
+            terms, constant = list(expr.items()), expr.constant
             if sense == pulp.LpMaximize:
-                model.prob += (expr >= value - tol, f"fix_{name}")
+                _row(model.prob, terms, GE, value - tol - constant, f"fix_{name}")
             else:
-                model.prob += (expr <= value + tol, f"fix_{name}")
+                _row(model.prob, terms, LE, value + tol - constant, f"fix_{name}")
     result.optimal = all_optimal
     result.seconds = total_seconds
     # the plan is as far from the optimum as its loosest stage

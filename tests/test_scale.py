@@ -410,6 +410,83 @@ def test_rows_reach_highs_as_written_without_zero_coefficients() -> None:
     assert list(lp.row_lower_)[1:] == [0.0, 1.0]
 
 
+def _highs_arrays(prob) -> dict[str, list]:
+    """The HiGHS model :class:`optimiser.HighsSolver` builds from ``prob``, as lists."""
+    solver = optimiser.make_solver("highs", time_limit=10, gap=0, verbose=False)
+    solver.createAndConfigureSolver(prob)
+    solver.buildSolverModel(prob)
+    lp = prob.solverModel.getLp()
+    matrix = lp.a_matrix_
+    return {
+        "format": [matrix.format_],
+        "start": list(matrix.start_),
+        "index": list(matrix.index_),
+        "value": list(matrix.value_),
+        "row_lower": list(lp.row_lower_),
+        "row_upper": list(lp.row_upper_),
+        "cost": list(lp.col_cost_),
+    }
+
+
+def test_list_rows_give_highs_and_pulp_the_rows_a_plain_problem_would() -> None:
+    """Rows kept as lists (not made PuLP constraints) reach HiGHS as a plain PuLP
+    problem's rows would: in the order added, interleaved with ``+=`` rows,
+    a repeated variable summed where it first stood, zeros dropped, every
+    sense. Asking for PuLP's constraints makes them, in that same order."""
+    LE, GE, EQ = optimiser.LE, optimiser.GE, optimiser.EQ
+    rows = [
+        ("r0", [("a", 1.0), ("b", 0.0), ("c", -2.0)], LE, 4.0),
+        ("r1", [("c", 1.0), ("a", 2.0), ("c", 0.5), ("b", 1.0)], GE, 1.0),
+        ("r2", [("b", 0.0)], EQ, 0.0),
+    ]
+    later = [("r3", [("b", 3.0), ("b", -3.0), ("a", 1.0)], EQ, 2.0)]
+
+    def build(planning: bool):
+        prob = (optimiser.PlanningProblem if planning else optimiser.pulp.LpProblem)("t")
+        var = {n: prob.add_variable(n, lowBound=0, upBound=5) for n in "abc"}
+
+        def add(name, terms, sense, rhs) -> None:
+            optimiser._row(prob, [(var[n], c) for n, c in terms], sense, rhs, name)
+
+        for row in rows:
+            add(*row)
+        prob += (var["a"] + var["c"] <= 9, "plus")  # makes the rows before it
+        for row in later:
+            add(*row)
+        prob.setObjective(optimiser._expr([(var["a"], 1.0), (var["b"], 2.0)]))
+        return prob
+
+    prob = build(planning=True)
+    assert prob.numConstraints() == 5 and prob.row_names == ["r3"]  # "plus" made r0-r2
+    assert _highs_arrays(prob) == _highs_arrays(build(planning=False))
+    assert prob.row_names == ["r3"]  # handing the rows to HiGHS left r3 a list
+    made = prob.constraints()
+    assert [c.name for c in made] == ["r0", "r1", "r2", "plus", "r3"]
+    assert {v.name: c for v, c in made[1].items()} == {"c": 1.5, "a": 2.0, "b": 1.0}
+    assert (made[1].sense, made[1].constant) == (GE, -1.0)
+    assert prob.numConstraints() == 5 and prob.row_names == []
+
+
+def test_a_solve_leaves_list_rows_as_lists_and_a_repeated_name_is_refused() -> None:
+    prob = optimiser.PlanningProblem("t")
+    a, b = prob.add_variable("a", lowBound=0, upBound=3), prob.add_variable("b", lowBound=0)
+    optimiser._row(prob, [(a, 1.0), (b, 1.0)], optimiser.GE, 2.0, "cover")
+    optimiser._row(prob, [(b, 1.0)], optimiser.LE, 1.5, "cap")
+    prob.setObjective(optimiser._expr([(a, 1.0), (b, 3.0)]))
+    solver = optimiser.make_solver("highs", time_limit=10, gap=0, verbose=False)
+    with optimiser.solver_output_to_stderr():
+        prob.solve(solver)
+    assert prob.status == optimiser.pulp.LpStatusOptimal
+    assert (a.varValue, b.varValue) == (2.0, 0.0)
+    assert prob.row_names == ["cover", "cap"]  # the solve made no PuLP constraint
+    kept = prob.pending_rows_kept()
+    with pytest.raises(optimiser.pulp.PulpError, match="added while"), kept:
+        prob += (a <= 3, "inside")
+    optimiser._row(prob, [(a, 1.0)], optimiser.LE, 3.0, "cap")
+    with pytest.raises(optimiser.pulp.PulpError, match="overlapping constraint names: cap"):
+        prob.constraints()
+
+
 def test_gc_pause_nests_and_restores() -> None:
     import gc
 
