@@ -30,6 +30,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m compileall -q procurement app.py app_pages >/dev/null
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -632,6 +632,21 @@ def test_benchmark_shows_the_fastest_of_repeated_runs_and_the_slowest_beside_it(
         assert "the fastest of 3 runs (slowest 13.80 s)" in verdict[2].measured
 
 
+def test_benchmark_times_the_package_with_its_bytecode_written(monkeypatch) -> None:
+    """Every module's bytecode is current before the CLI is timed, whatever
+    ``PYTHONDONTWRITEBYTECODE`` says (an installed wheel has it)."""
+    import importlib.util
+
+    import procurement
+
+    bench = _bench_module(monkeypatch)
+    bench.compile_package()
+    for source in Path(procurement.__file__).parent.rglob("*.py"):
+        cached = Path(importlib.util.cache_from_source(str(source)))
+        assert cached.is_file(), source
+        assert cached.stat().st_mtime >= source.stat().st_mtime, source
+
+
 def test_cli_writes_csv_and_xlsx(cli_files, run_cli) -> None:
     out_csv = cli_files["dir"] / "split.csv"
     code, _, err = run_cli(*compare_args(cli_files, "--format", "csv", "--out", str(out_csv)))
