@@ -496,23 +496,67 @@ class BundleBuilder:
             return cached
         primaries, secondaries, _ = self.role_candidates(requirement)
         target = requirement.min_availability_pct
+        floor = None if target is None else target - AVAILABILITY_TOLERANCE
         resilience = requirement.resilience
+        diverse = resilience is Resilience.DIVERSE
+        by_supplier = self.keep_primary_supplier
+        keep_quality = self.keep_quality
+        max_discount = self._max_discount
+        # what :meth:`_keep_if_undominated` works out per pair, worked out per
+        # link: most pairs are dominated, and this loop runs for every pair
+        # of every requirement (the same sums, so the same costs to the bit)
+        seconds = []
+        for s in secondaries:
+            charge = (s.supplier_id, s.one_off, s.recurring_list)
+            d = max_discount[s.supplier_id]
+            seconds.append(
+                (
+                    s,
+                    charge,
+                    (s.one_off + s.recurring_list, s.one_off + (1 - d) * s.recurring_list),
+                    s.offering.availability_pct,
+                )
+            )
         groups: dict[tuple, _Pareto] = defaultdict(_Pareto)
         for p in primaries:
-            options: list[Candidate | None] = [None] if resilience is Resilience.SINGLE else []
-            for s in secondaries:
-                if resilience is Resilience.DIVERSE:
-                    if s.supplier_id != p.supplier_id:
-                        options.append(s)
-                elif s.technology is not p.technology:
-                    options.append(s)
-            for s in options:
-                avail = combined_availability(
-                    p.offering.availability_pct, s.offering.availability_pct if s else None
-                )
-                if target is not None and (avail or 0.0) < target - AVAILABILITY_TOLERANCE:
+            supplier = p.supplier_id
+            d = max_discount[supplier]
+            mine = (supplier, p.one_off, p.recurring_list)
+            states = (p.one_off + p.recurring_list, p.one_off + (1 - d) * p.recurring_list)
+            quality = (-p.offering.quality_score,) if keep_quality else ()
+            # failure rates as combined_availability multiplies them (1 * x is x)
+            alone = p.offering.availability_pct
+            failure = None if alone is None else 1 - alone / 100
+            if resilience is Resilience.SINGLE:
+                avail = None if failure is None else 100 * (1 - failure)
+                if floor is None or (avail or 0.0) >= floor:
+                    group = ((supplier,), supplier) if by_supplier else ((supplier,),)
+                    groups[group].add(states + quality, (p, None, None, avail, (mine,)))
+            tech = p.technology
+            for s, theirs, their_states, other in seconds:
+                if diverse:
+                    if theirs[0] == supplier:
+                        continue
+                elif s.technology is tech:
                     continue
-                self._keep_if_undominated(groups, p, s, None, avail)
+                if other is None:
+                    avail = None if failure is None else 100 * (1 - failure)
+                elif failure is None:
+                    avail = 100 * (1 - (1 - other / 100))
+                else:
+                    avail = 100 * (1 - failure * (1 - other / 100))
+                if floor is not None and (avail or 0.0) < floor:
+                    continue
+                if theirs[0] == supplier:  # one supplier's two links: one charge
+                    self._keep_if_undominated(groups, p, s, None, avail)
+                    continue
+                if mine < theirs:
+                    charges, cost = (mine, theirs), states + their_states + quality
+                else:
+                    charges, cost = (theirs, mine), their_states + states + quality
+                key = (charges[0][0], charges[1][0])
+                group = (key, supplier) if by_supplier else (key,)
+                groups[group].add(cost, (p, s, None, avail, charges))
         result = _frontier(groups)
         self._pairs[requirement] = result
         return result
