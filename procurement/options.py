@@ -721,11 +721,21 @@ def why_unservable(site: Site, catalog: Catalog, scenario: Scenario) -> str:
 
 
 def unservable_sites(
-    sites: Sequence[Site], catalog: Catalog, scenario: Scenario, builder: BundleBuilder
+    sites: Sequence[Site],
+    catalog: Catalog,
+    scenario: Scenario,
+    builder: BundleBuilder,
+    *,
+    requirements: Sequence[Requirement] | None = None,
 ) -> dict[str, str]:
-    """Sites without any valid bundle, each with the reason in plain words."""
+    """Sites without any valid bundle, each with the reason in plain words.
+
+    ``requirements``: each site's :func:`requirement_of`, if already worked out.
+    """
+    if requirements is None:
+        requirements = [requirement_of(site, scenario.start_date) for site in sites]
     out: dict[str, str] = {}
-    for site in sites:
-        if not builder.servable(requirement_of(site, scenario.start_date)):
+    for site, requirement in zip(sites, requirements, strict=True):
+        if not builder.servable(requirement):
             out[site.site_id] = why_unservable(site, catalog, scenario)
     return out

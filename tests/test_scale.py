@@ -326,6 +326,36 @@ def test_requirements_are_normalised_once_each() -> None:
         assert builder.normalise(normal) == normal  # already as simple as it gets
 
 
+def test_a_solve_works_out_each_sites_requirement_once(monkeypatch) -> None:
+    """The servability check and the grouping share one requirement per site,
+    and grouping with them given is grouping without."""
+    from procurement import options
+
+    sites, orgs, scenario = generated_inputs(120, 3, seed=2)
+    calls = []
+    real = options.requirement_of
+
+    def counted(site, start):
+        calls.append(site.site_id)
+        return real(site, start)
+
+    monkeypatch.setattr(options, "requirement_of", counted)
+    monkeypatch.setattr(optimiser, "requirement_of", counted)
+    plan = optimiser.solve(sample_catalog(), sites, scenario, orgs)
+    assert plan.status is PlanStatus.OPTIMAL
+    assert sorted(calls) == sorted(s.site_id for s in sites)
+    builder = BundleBuilder(sample_catalog(), scenario)
+    given = [real(s, scenario.start_date) for s in sites]
+    with_them = optimiser.build_profiles(sites, scenario, builder, requirements=given)
+    without = optimiser.build_profiles(sites, scenario, builder)
+    assert [(p.party, p.requirement, p.site_ids) for p in with_them] == [
+        (p.party, p.requirement, p.site_ids) for p in without
+    ]
+    assert options.unservable_sites(
+        sites, sample_catalog(), scenario, builder, requirements=given
+    ) == options.unservable_sites(sites, sample_catalog(), scenario, builder)
+
+
 def test_expressions_sum_repeated_variables() -> None:
     """``_expr`` copies unique terms in one go, but a repeated variable is summed."""
     prob = optimiser.PlanningProblem("t")
