@@ -244,3 +244,59 @@ def test_quality_start_is_within_every_budget_and_adds_quality(
     optimiser.set_start(model, best)
     _assert_valid_start(ctx, profiles, model, best)
     assert pulp.value(model.quality) > base_quality
+
+
+@pytest.mark.parametrize("route", ["collaborative", "solo", "central"])
+def test_combos_are_every_pair_with_every_wifi_option_of_each_profile(route) -> None:
+    """The flattened combos, built for all profiles at once, are each profile's
+    pairs crossed with its wifi options, pair by pair, with their charges as the
+    bundles give them: keys in order of first use, flat discounts applied."""
+    from conftest import sample_catalog
+
+    from procurement.incumbent import _flatten
+
+    sites, orgs, scn = generated_inputs(150, 3, seed=4)
+    scn = scn.model_copy(update={"route": route})
+    ctx = optimiser._context(sample_catalog(), sites, scn, orgs, None)
+    profiles = optimiser.build_profiles(ctx.sites, ctx.scenario, ctx.builder)
+    terms = ctx.builder.terms
+    combos, keys = _flatten(profiles, terms)
+    expected_keys: dict = {}
+    row = 0
+    for g, profile in enumerate(profiles):
+        assert combos.start[g] == row and combos.size[g] == profile.count
+        # keys numbered as first met: the profile's pairs, then its wifi options
+        for supplier_id in [p for pair in profile.pairs for p in pair.suppliers] + [
+            w.supplier_id for w in profile.wifis
+        ]:
+            expected_keys.setdefault((profile.party, supplier_id), len(expected_keys))
+        wifis = profile.wifis or (None,)
+        for j, pair in enumerate(profile.pairs):
+            charges = list(pair.charges)
+            for w in wifis:
+                wifi = [] if w is None else [(w.supplier_id, w.one_off, w.recurring_list)]
+                links = charges + wifi
+                assert (combos.profile[row], combos.pair[row]) == (g, j)
+                assert combos.wifi[row] == (-1 if w is None else profile.wifis.index(w))
+                assert combos.one_off[row] == pytest.approx(sum(o for _, o, _ in links))
+                fixed, rec_keys, recs = 0.0, [], []
+                for supplier_id, _, recurring in links:
+                    k = expected_keys[(profile.party, supplier_id)]
+                    flat = terms[supplier_id].flat_discount
+                    rec_keys.append(k)
+                    recs.append(recurring if flat is None else 0.0)
+                    fixed += 0.0 if flat is None else (1 - flat) * recurring
+                if w is None:
+                    pad = 3 - len(rec_keys)
+                    rec_keys, recs = rec_keys + [-1] * pad, recs + [0.0] * pad
+                elif len(charges) == 1:
+                    rec_keys.insert(1, -1)  # the pair's empty second charge
+                    recs.insert(1, 0.0)
+                assert list(combos.rec_key[row]) == rec_keys
+                assert list(combos.rec[row]) == pytest.approx(recs)
+                assert combos.fixed_rec[row] == pytest.approx(fixed)
+                distinct = [k if k not in rec_keys[:i] else -1 for i, k in enumerate(rec_keys)]
+                assert list(combos.use_key[row]) == distinct
+                row += 1
+    assert row == len(combos.profile)
+    assert keys.keys == list(expected_keys)
