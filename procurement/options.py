@@ -505,11 +505,11 @@ class BundleBuilder:
         # what :meth:`_keep_if_undominated` works out per pair, worked out per
         # link: most pairs are dominated, and this loop runs for every pair
         # of every requirement (the same sums, so the same costs to the bit)
-        seconds = []
+        second_links = []
         for s in secondaries:
             charge = (s.supplier_id, s.one_off, s.recurring_list)
             d = max_discount[s.supplier_id]
-            seconds.append(
+            second_links.append(
                 (
                     s,
                     charge,
@@ -533,7 +533,7 @@ class BundleBuilder:
                     group = ((supplier,), supplier) if by_supplier else ((supplier,),)
                     groups[group].add(states + quality, (p, None, None, avail, (mine,)))
             tech = p.technology
-            for s, theirs, their_states, other in seconds:
+            for s, theirs, their_states, other in second_links:
                 if diverse:
                     if theirs[0] == supplier:
                         continue
