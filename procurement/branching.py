@@ -85,6 +85,7 @@ def branch_and_bound(
 
     optimal = highspy.HighsModelStatus.kOptimal
     infeasible = highspy.HighsModelStatus.kInfeasible
+    cut_off = highspy.HighsModelStatus.kObjectiveBound
     unknown = highspy.HighsModelStatus.kUnknown
     lp = relax.getLp()
     root_lower = np.asarray(lp.col_lower_, dtype=float).copy()
@@ -108,6 +109,8 @@ def branch_and_bound(
 
     def solve() -> Any:
         relax.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1e-3))
+        # the dual simplex stops once the node's bound passes the best plan's
+        relax.setOptionValue("objective_bound", best_cost - tolerance)
         relax.run()
         return relax.getModelStatus()
 
@@ -143,7 +146,7 @@ def branch_and_bound(
                 lp_solves += 1
             if root_basis is None and status == optimal:
                 root_basis = relax.getBasis()
-            if status == infeasible:
+            if status in (infeasible, cut_off):  # no cheaper plan below this node
                 continue
             if status != optimal:  # out of time, or no answer: unproven
                 stack.append((parent_bound, changes, parent_basis))
@@ -181,6 +184,7 @@ def branch_and_bound(
                 stack.extend([(bound, down, last_solved), (bound, upward, last_solved)])
     finally:
         move_to({})
+        relax.setOptionValue("objective_bound", math.inf)
 
     if not stopped:
         return TreeSearch(True, best_plan, best_cost, best_cost, nodes, lp_solves)

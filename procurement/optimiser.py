@@ -931,8 +931,14 @@ def probe_root(
     # and at 25,000 sites (the MIP itself was not faster with it)
     relax.setOptionValue("simplex_dual_edge_weight_strategy", 1)
     relax.passModel(lp)
+    # The dual simplex stops once its bound passes the start's cost less the
+    # tolerance: such a side prunes whatever its exact bound (probing the
+    # 500-site, ten-organisation plan: 1.06 -> 0.82 s, 20 -> 18 LPs)
+    cutoff = start_cost - tolerance
+    relax.setOptionValue("objective_bound", cutoff)
     lower, upper = arrays.col_lower, arrays.col_upper
     optimal, infeasible = highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kInfeasible
+    cut_off = highspy.HighsModelStatus.kObjectiveBound
     lp_solves = 0
     fixed: dict[int, float] = {}  # every fixing, including those the start disagrees with
 
@@ -947,6 +953,8 @@ def probe_root(
         status = relax.getModelStatus()
         if status == optimal:
             return float(relax.getInfo().objective_function_value)
+        if status == cut_off:  # the bound is at least this: enough to prune
+            return cutoff
         return math.inf if status == infeasible else None
 
     def outcome(proven: bool, bound: float) -> RootProof:

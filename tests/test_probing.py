@@ -51,6 +51,53 @@ def test_an_optimal_start_is_proven_without_the_mip() -> None:
     assert proof.lp_solves >= 1
 
 
+@pytest.mark.parametrize("branch", [False, True])
+def test_lps_stopped_at_the_cutoff_prove_what_whole_lps_prove(monkeypatch, branch) -> None:
+    """Probing and branching let the dual simplex stop once its bound passes
+    the start's cost: the same proof, fixings and plan as with every LP solved
+    to its optimum, and some LPs did stop there."""
+    import highspy
+
+    seen: list = []
+
+    class Counting(highspy.Highs):
+        whole = False
+
+        def setOptionValue(self, name, value):
+            if self.whole and name == "objective_bound":
+                return highspy.HighsStatus.kOk
+            return super().setOptionValue(name, value)
+
+        def getModelStatus(self):
+            status = super().getModelStatus()
+            seen.append(status)
+            return status
+
+    monkeypatch.setattr(highspy, "Highs", Counting)
+    ctx, profiles, model = cost_model(*_case(60, 2, 3, "collaborative"))
+    model.prob.setObjective(model.total_cost)
+    if branch:  # a costlier start: probing hands over to the branch and bound
+        optimiser.set_start(model, costlier_start(profiles, ctx.builder.terms))
+    else:  # the optimum, which probing proves
+        _optimum(model)
+    proofs = []
+    for whole in (False, True):
+        Counting.whole = whole
+        highs, start = loaded_highs(model)
+        proofs.append(
+            optimiser.probe_root(highs, start, _columns(model), gap=0.0, deadline=1e12)
+        )
+        if not whole:
+            assert highspy.HighsModelStatus.kObjectiveBound in seen
+            seen.clear()
+    assert highspy.HighsModelStatus.kObjectiveBound not in seen
+    cut, full = proofs
+    assert cut.proven and full.proven
+    assert (cut.cost, cut.bound, cut.fixings) == (full.cost, full.bound, full.fixings)
+    assert list(cut.plan) == list(full.plan)
+    assert cut.lp_solves <= full.lp_solves
+
+
 def test_a_costlier_start_is_not_proven_and_the_solve_still_finds_the_optimum() -> None:
     ctx, profiles, model = cost_model(*_case(60, 2, 3, "collaborative"))
     model.prob.setObjective(model.total_cost)
