@@ -95,6 +95,13 @@ class _Keys:
         return max((d for m, d in self.thresholds[k] if m <= n), default=0.0)
 
 
+def _firsts(counts: np.ndarray) -> np.ndarray:
+    """Where each of consecutive runs of ``counts`` items starts."""
+    firsts = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=firsts[1:])
+    return firsts
+
+
 @without_gc  # acyclic lists of a few hundred thousand items
 def _flatten(
     profiles: Sequence[ProfileOptions], terms: dict[str, SupplierTerms]
@@ -158,17 +165,12 @@ def _flatten(
     n_p = np.asarray(n_pairs, dtype=np.int64)
     n_w = np.asarray(n_wifis, dtype=np.int64)
     per_profile = n_p * n_w
-    start = np.zeros(len(profiles), dtype=np.int64)
-    np.cumsum(per_profile[:-1], out=start[1:])
+    start = _firsts(per_profile)
     profile_of = np.repeat(np.arange(len(profiles), dtype=np.int64), per_profile)
     local = np.arange(int(per_profile.sum()), dtype=np.int64) - start[profile_of]
     width = n_w[profile_of]
     pi, wi = local // width, local % width
-    first_pair = np.zeros(len(profiles), dtype=np.int64)
-    np.cumsum(n_p[:-1], out=first_pair[1:])
-    first_wifi = np.zeros(len(profiles), dtype=np.int64)
-    np.cumsum(n_w[:-1], out=first_wifi[1:])
-    gp, gw = first_pair[profile_of] + pi, first_wifi[profile_of] + wi
+    gp, gw = _firsts(n_p)[profile_of] + pi, _firsts(n_w)[profile_of] + wi
     pair_key = np.asarray(p_key, dtype=np.int64).reshape(-1, 2)
     pair_rec = np.asarray(p_rec, dtype=float).reshape(-1, 2)
     wifi_key = np.asarray(w_key, dtype=np.int64)
