@@ -808,6 +808,9 @@ class RootProof:
     cost: float
     #: nodes the branch and bound after probing solved (0: it did not run)
     nodes: int = 0
+    #: the whole relaxation's optimum, before any probing (at least the
+    #: start's cost less the tolerance where that LP stopped at the cutoff)
+    root_bound: float = -math.inf
 
     @property
     def improved(self) -> bool:
@@ -941,6 +944,7 @@ def probe_root(
     cut_off = highspy.HighsModelStatus.kObjectiveBound
     lp_solves = 0
     fixed: dict[int, float] = {}  # every fixing, including those the start disagrees with
+    root_bound = -math.inf
 
     def solve() -> float | None:
         nonlocal lp_solves
@@ -961,13 +965,28 @@ def probe_root(
         bound = start_cost if proven else min(bound, start_cost)
         seconds = time.perf_counter() - t0
         kept = _agreeing(fixed, start)
-        return RootProof(proven, start_cost, bound, kept, lp_solves, seconds, start, start_cost)
+        return RootProof(
+            proven, start_cost, bound, kept, lp_solves, seconds, start, start_cost, 0, root_bound
+        )
 
+    # The relaxation with the probed binaries held at the start's values
+    # first, then freed: that LP's optimum is (nearly) the start, and its
+    # basis is a far better warm start than one HiGHS builds from the plan
+    # (500 sites of ten organisations, collaborative: root 0.45 -> 0.30 s).
+    # The bounds change before the plan is given: HiGHS drops a plan given
+    # before a bound change.
+    held = np.asarray(columns, dtype=np.int32)
+    if len(held):
+        relax.changeColsBounds(len(held), held, start[held], start[held])
     solution = highspy.HighsSolution()
     solution.col_value = start.tolist()
     solution.value_valid = True
     relax.setSolution(solution)
-    bound = solve()
+    if len(held):
+        if solve() is None:
+            return None
+        relax.changeColsBounds(len(held), held, lower[held], upper[held])
+    bound = root_bound = solve()
     if bound is None:
         return None
     # probes cost a fraction of the root LP each; where many are needed the
@@ -976,7 +995,7 @@ def probe_root(
     search_deadline = min(deadline, time.perf_counter() + BRANCH_EFFORT * root_seconds + 0.25)
     deadline = min(deadline, time.perf_counter() + max(effort * root_seconds, 0.25))
     out_of_time = False
-    while start_cost - bound > tolerance and not out_of_time:
+    while bound < cutoff and not out_of_time:
         values = np.asarray(relax.getSolution().col_value)
         fractional = [
             j for j in columns if j not in fixed and 1e-6 < values[j] - lower[j] < upper[j] - 1e-6
@@ -986,8 +1005,12 @@ def probe_root(
         basis = relax.getBasis()
         fixed_before = len(fixed)
         for j in fractional:
+            # the side the start is not on first: when it prunes, the start's
+            # own side is the relaxation from now on, and the round's closing
+            # re-solve bounds it (one LP a round, not one a fixing)
+            sides = (upper[j], lower[j]) if start[j] - lower[j] < 0.5 else (lower[j], upper[j])
             side_bounds = []
-            for side in (lower[j], upper[j]):
+            for side in sides:
                 relax.setBasis(basis)
                 relax.changeColBounds(j, side, side)
                 side_bound = solve()
@@ -996,19 +1019,21 @@ def probe_root(
                     out_of_time = True
                     break
                 side_bounds.append(side_bound)
+                if side_bound >= cutoff:
+                    break
             if out_of_time:
                 relax.setBasis(basis)
                 break
-            pruned = [b >= start_cost - tolerance for b in side_bounds]
-            if all(pruned):
-                return outcome(True, start_cost)
-            if any(pruned):
-                keep = 1 if pruned[0] else 0
-                fixed[j] = float((lower[j], upper[j])[keep])
+            pruned = [b >= cutoff for b in side_bounds]
+            if pruned[0]:  # no cheaper plan on the far side: keep the start's
+                fixed[j] = float(sides[1])
+                relax.changeColBounds(j, fixed[j], fixed[j])
+            elif pruned[-1]:  # none on the start's side: a cheaper plan is on the far side
+                fixed[j] = float(sides[0])
                 relax.changeColBounds(j, fixed[j], fixed[j])
                 # the side kept is now the whole relaxation: its bound holds
-                bound = max(bound, side_bounds[keep])
-                if start_cost - bound <= tolerance:
+                bound = max(bound, side_bounds[0])
+                if bound >= cutoff:
                     return outcome(True, start_cost)
         if len(fixed) == fixed_before:  # nothing fixed: probing cannot go further
             break
@@ -1017,7 +1042,7 @@ def probe_root(
         if fixed_bound is None:
             break
         bound = max(bound, fixed_bound)
-    if start_cost - bound <= tolerance:
+    if bound >= cutoff:
         return outcome(True, start_cost)
     if not branch or time.perf_counter() >= search_deadline:
         return outcome(False, bound)
@@ -1038,7 +1063,16 @@ def probe_root(
     bound = tree.cost if tree.proven else min(max(bound, tree.bound), tree.cost)
     kept = _agreeing(fixed, tree.plan)
     return RootProof(
-        tree.proven, start_cost, bound, kept, lp_solves, seconds, tree.plan, tree.cost, tree.nodes
+        tree.proven,
+        start_cost,
+        bound,
+        kept,
+        lp_solves,
+        seconds,
+        tree.plan,
+        tree.cost,
+        tree.nodes,
+        root_bound,
     )
 
 
@@ -1240,7 +1274,8 @@ class HighsSolver(pulp.HiGHS):
         if self.msg and proof is not None:  # the solver log asked for: say what probing did
             print(
                 f"Root probing: {proof.lp_solves} LP solves in {proof.seconds:.2f} s "
-                f"({proof.nodes} branch-and-bound nodes); start {proof.start_cost:.2f}, "
+                f"({proof.nodes} branch-and-bound nodes); root bound {proof.root_bound:.2f}, "
+                f"start {proof.start_cost:.2f}, "
                 + (f"cheaper plan {proof.cost:.2f}, " if proof.improved else "")
                 + f"bound {proof.bound:.2f}, {len(proof.fixings)} fixed"
                 + ("; optimal, no MIP needed" if proof.proven else ""),

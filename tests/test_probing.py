@@ -74,7 +74,9 @@ def test_lps_stopped_at_the_cutoff_prove_what_whole_lps_prove(monkeypatch, branc
             return status
 
     monkeypatch.setattr(highspy, "Highs", Counting)
-    ctx, profiles, model = cost_model(*_case(60, 2, 3, "collaborative"))
+    # seed 4: probing and branching each stop LPs at the cutoff here (seed 3's
+    # proof takes four LPs that all end at their optimum)
+    ctx, profiles, model = cost_model(*_case(60, 2, 4, "collaborative"))
     model.prob.setObjective(model.total_cost)
     if branch:  # a costlier start: probing hands over to the branch and bound
         optimiser.set_start(model, costlier_start(profiles, ctx.builder.terms))
@@ -243,3 +245,61 @@ def test_coalitions_hand_over_to_branching_sooner_than_route_plans(
     assert engine.solve(0b111)[0].optimal
     assert efforts and set(efforts) == {coalitions.COALITION_PROBE_EFFORT}
     assert coalitions.COALITION_PROBE_EFFORT < optimiser.PROBE_EFFORT
+
+
+def _relaxation_optimum(model: Any, fixed: dict[int, float] | None = None) -> float:
+    """The LP relaxation's optimum, by a fresh HiGHS with no start and no cutoff."""
+    import highspy
+
+    highs, _ = loaded_highs(model)
+    lp = highs.getLp()
+    lp.integrality_ = []
+    relax = highspy.Highs()
+    relax.setOptionValue("output_flag", False)
+    relax.passModel(lp)
+    for j, value in (fixed or {}).items():
+        relax.changeColBounds(j, value, value)
+    relax.run()
+    if relax.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+        return float("inf")
+    assert relax.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    return float(relax.getInfo().objective_function_value)
+
+
+@pytest.mark.parametrize("start", ["optimal", "costlier"])
+def test_the_root_bound_is_the_whole_relaxations(start: str) -> None:
+    """Probing first solves the relaxation with the probed binaries held at the
+    start's values, then frees them: the bound it reports for the root is the
+    whole relaxation's, not the held one's (which is the start's own cost)."""
+    ctx, profiles, model = cost_model(*_case(60, 2, 3, "collaborative"))
+    model.prob.setObjective(model.total_cost)
+    if start == "optimal":
+        _optimum(model)
+    else:
+        optimiser.set_start(model, costlier_start(profiles, ctx.builder.terms))
+    highs, values = loaded_highs(model)
+    proof = optimiser.probe_root(
+        highs, values, _columns(model), gap=0.0, deadline=1e12, branch=False
+    )
+    relaxation = _relaxation_optimum(model)
+    assert relaxation < proof.start_cost - 1.0  # a real gap for probing to close
+    assert proof.root_bound == pytest.approx(relaxation, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_each_fixing_has_its_other_side_unable_to_beat_the_start(seed: int) -> None:
+    """Probing tries the side of a binary the start is not on first and keeps the
+    start's side when that prunes: every binary it fixes must have its other
+    value bounded at the start's cost or above, with the other fixings held."""
+    ctx, profiles, model = cost_model(*_case(60, 2, seed, "collaborative"))
+    model.prob.setObjective(model.total_cost)
+    _optimum(model)
+    highs, values = loaded_highs(model)
+    proof = optimiser.probe_root(
+        highs, values, _columns(model), gap=0.0, deadline=1e12, branch=False
+    )
+    assert proof is not None and proof.fixings
+    for j, value in proof.fixings.items():
+        others = {k: v for k, v in proof.fixings.items() if k != j}
+        far_side = _relaxation_optimum(model, {**others, j: 1.0 - value})
+        assert far_side >= proof.start_cost - optimiser.PROOF_TOLERANCE - 1e-6
