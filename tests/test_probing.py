@@ -291,7 +291,7 @@ def test_each_fixing_has_its_other_side_unable_to_beat_the_start(seed: int) -> N
     """Probing tries the side of a binary the start is not on first and keeps the
     start's side when that prunes: every binary it fixes must have its other
     value bounded at the start's cost or above, with the other fixings held."""
-    ctx, profiles, model = cost_model(*_case(60, 2, seed, "collaborative"))
+    _, _, model = cost_model(*_case(60, 2, seed, "collaborative"))
     model.prob.setObjective(model.total_cost)
     _optimum(model)
     highs, values = loaded_highs(model)
