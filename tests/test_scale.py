@@ -518,6 +518,53 @@ def test_a_solve_leaves_list_rows_as_lists_and_a_repeated_name_is_refused() -> N
         prob.constraints()
 
 
+def _kept_and_read_back(prob, sense: int) -> tuple:
+    """The arrays :class:`optimiser.HighsSolver` keeps, and the same read back from HiGHS."""
+    prob.sense = sense
+    solver = optimiser.make_solver("highs", time_limit=10, gap=0, verbose=False)
+    solver.createAndConfigureSolver(prob)
+    solver.buildSolverModel(prob)
+    return solver.arrays, optimiser._ModelArrays.of(prob.solverModel.getLp())
+
+
+def _same_arrays(kept, read) -> None:
+    import numpy as np
+
+    for name in ("cost", "col_lower", "col_upper", "integer", "row_lower", "row_upper"):
+        assert np.array_equal(getattr(kept, name), getattr(read, name)), name
+    assert kept.offset == read.offset
+    # the same matrix entries (HiGHS may hold them by row or by column)
+    def entries(a) -> list:
+        return sorted(zip(a.row_of.tolist(), a.column_of.tolist(), a.value.tolist(), strict=True))
+
+    assert entries(kept) == entries(read)
+
+
+@pytest.mark.parametrize("sense", [optimiser.pulp.LpMinimize, optimiser.pulp.LpMaximize])
+def test_the_solver_keeps_the_arrays_it_handed_to_highs(sense: int) -> None:
+    """Probing reads the model from the arrays the solver built, not back from
+    HiGHS: they must be what HiGHS holds, for made and list rows, repeated
+    and zero coefficients, integers, either sense, and a whole planning model."""
+    from conftest import cost_model
+
+    prob = optimiser.PlanningProblem("t")
+    a = prob.add_variable("a", lowBound=0, upBound=5, cat=optimiser.pulp.LpInteger)
+    b, c = prob.add_variable("b", lowBound=-1), prob.add_variable("c", upBound=2)
+    optimiser._row(prob, [(a, 1.0), (b, 0.0), (c, -2.0)], optimiser.LE, 4.0, "r0")
+    prob += (a + c <= 9, "made")
+    optimiser._row(prob, [(c, 1.0), (a, 2.0), (c, 0.5)], optimiser.GE, 1.0, "r1")
+    optimiser._row(prob, [(b, 3.0), (b, -3.0), (a, 1.0)], optimiser.EQ, 2.0, "r2")
+    prob.setObjective(optimiser._expr([(a, 1.0), (b, -2.0)]))
+    _same_arrays(*_kept_and_read_back(prob, sense))
+
+    sites, organisations, scenario = generated_inputs(60, 2, 3)
+    _, _, model = cost_model(sample_catalog(), sites, scenario, organisations)
+    model.prob.setObjective(model.total_cost)
+    kept, read = _kept_and_read_back(model.prob, sense)
+    assert len(kept.integer) > 0 and len(kept.value) > 1000
+    _same_arrays(kept, read)
+
+
 def test_gc_pause_nests_and_restores() -> None:
     import gc
 
