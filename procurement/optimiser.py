@@ -61,7 +61,7 @@ from typing import Any
 import numpy as np
 import pulp
 
-from procurement.branching import branch_and_bound
+from procurement.branching import branch_and_bound, run_lp
 from procurement.costing import party_of, price
 from procurement.errors import InputError, Problem
 from procurement.gcpause import without_gc
@@ -775,12 +775,15 @@ PROOF_TOLERANCE = 0.01
 #: share of the time left that probing the root may take before the MIP runs
 PROBE_TIME_SHARE = 0.5
 #: probing after the root LP may take this many times as long as the root LP
-#: (at least 0.25 s) before the branch and bound takes over. A route plan's
+#: (at least :data:`PROBE_MIN_S`; 0: none) before the branch and bound takes over. A route plan's
 #: start from the local search is often optimal, and probing proves it with
 #: fewer LPs than branching (500 sites of ten organisations, collaborative:
 #: 18 LPs by probing alone, 25 when probing handed over after as long as the
 #: root LP); see coalitions.COALITION_PROBE_EFFORT for starts seldom optimal
 PROBE_EFFORT = 3.0
+#: the least time probing is given, when it is given any (small models' root
+#: LPs take milliseconds, their probes about as long)
+PROBE_MIN_S = 0.25
 #: probing and branching together may take this many times as long as the root LP
 BRANCH_EFFORT = 40.0
 
@@ -909,7 +912,8 @@ def probe_root(
     on the same relaxation (:func:`procurement.branching.branch_and_bound`),
     which may find a cheaper plan and prove that one, within
     :data:`BRANCH_EFFORT` times the root LP's time. Probing hands over to it
-    after ``effort`` times the root LP's time (at least 0.25 s).
+    after ``effort`` times the root LP's time (at least :data:`PROBE_MIN_S`;
+    ``effort`` 0: at once).
 
     The relaxation starts from the plan itself (HiGHS builds its basis from
     it), which took 2.7 s rather than 26 s of dual phase 1 at 25,000 sites.
@@ -951,13 +955,10 @@ def probe_root(
 
     def solve() -> float | None:
         nonlocal lp_solves
-        left = deadline - time.perf_counter()
-        if left <= 0:
+        if deadline - time.perf_counter() <= 0:
             return None
-        relax.setOptionValue("time_limit", left)
-        relax.run()
+        status = run_lp(relax, deadline)
         lp_solves += 1
-        status = relax.getModelStatus()
         if status == optimal:
             return float(relax.getInfo().objective_function_value)
         if status == cut_off:  # the bound is at least this: enough to prune
@@ -996,7 +997,9 @@ def probe_root(
     # start is usually not optimal, and branching gets there sooner
     root_seconds = time.perf_counter() - t0
     search_deadline = min(deadline, time.perf_counter() + BRANCH_EFFORT * root_seconds + 0.25)
-    deadline = min(deadline, time.perf_counter() + max(effort * root_seconds, 0.25))
+    deadline = min(
+        deadline, time.perf_counter() + (max(effort * root_seconds, PROBE_MIN_S) if effort else 0.0)
+    )
     out_of_time = False
     while bound < cutoff and not out_of_time:
         values = np.asarray(relax.getSolution().col_value)
@@ -1007,10 +1010,14 @@ def probe_root(
             break
         basis = relax.getBasis()
         fixed_before = len(fixed)
+        kept_in_round = 0
+        current = True  # the LP last solved had every fixing made so far
         for j in fractional:
             # the side the start is not on first: when it prunes, the start's
-            # own side is the relaxation from now on, and the round's closing
-            # re-solve bounds it (one LP a round, not one a fixing)
+            # own side is the relaxation from now on, bounded by a re-solve
+            # after the 1st, 2nd, 4th, 8th... such fixing of the round and at
+            # its end (not one LP per fixing, nor only one a round: the proof
+            # may need the first few fixings or all of them)
             sides = (upper[j], lower[j]) if start[j] - lower[j] < 0.5 else (lower[j], upper[j])
             side_bounds = []
             for side in sides:
@@ -1025,26 +1032,42 @@ def probe_root(
                 if side_bound >= cutoff:
                     break
             if out_of_time:
-                relax.setBasis(basis)
                 break
             pruned = [b >= cutoff for b in side_bounds]
             if pruned[0]:  # no cheaper plan on the far side: keep the start's
                 fixed[j] = float(sides[1])
                 relax.changeColBounds(j, fixed[j], fixed[j])
+                current = False
+                kept_in_round += 1
+                if kept_in_round & (kept_in_round - 1) == 0:  # a power of two
+                    relax.setBasis(basis)
+                    check = solve()
+                    if check is None:
+                        out_of_time = True
+                        break
+                    current = True
+                    bound = max(bound, check)
+                    if bound >= cutoff:
+                        return outcome(True, start_cost)
             elif pruned[-1]:  # none on the start's side: a cheaper plan is on the far side
                 fixed[j] = float(sides[0])
                 relax.changeColBounds(j, fixed[j], fixed[j])
+                current = False
                 # the side kept is now the whole relaxation: its bound holds
                 bound = max(bound, side_bounds[0])
                 if bound >= cutoff:
                     return outcome(True, start_cost)
+        if out_of_time:
+            relax.setBasis(basis)
+            break
         if len(fixed) == fixed_before:  # nothing fixed: probing cannot go further
             break
-        relax.setBasis(basis)
-        fixed_bound = solve()
-        if fixed_bound is None:
-            break
-        bound = max(bound, fixed_bound)
+        if not current:
+            relax.setBasis(basis)
+            fixed_bound = solve()
+            if fixed_bound is None:
+                break
+            bound = max(bound, fixed_bound)
     if bound >= cutoff:
         return outcome(True, start_cost)
     if not branch or time.perf_counter() >= search_deadline:

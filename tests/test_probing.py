@@ -303,3 +303,56 @@ def test_each_fixing_has_its_other_side_unable_to_beat_the_start(seed: int) -> N
         others = {k: v for k, v in proof.fixings.items() if k != j}
         far_side = _relaxation_optimum(model, {**others, j: 1.0 - value})
         assert far_side >= proof.start_cost - optimiser.PROOF_TOLERANCE - 1e-6
+
+
+def test_an_lp_re_solved_after_many_gets_the_whole_time_left() -> None:
+    """HiGHS compares ``time_limit`` with a run clock that adds up every run of
+    the same object: probing and branching re-solve one object dozens of
+    times, and a limit of just the seconds left stopped their later LPs at
+    once, as if out of time."""
+    import time
+
+    import highspy
+
+    from procurement.branching import run_lp
+
+    _, _, model = cost_model(*_case(60, 2, 3, "collaborative"))
+    highs, _ = loaded_highs(model)
+    lp = highs.getLp()
+    lp.integrality_ = []
+    relax = highspy.Highs()
+    relax.setOptionValue("output_flag", False)
+    relax.setOptionValue("presolve", "off")
+    relax.passModel(lp)
+    while relax.getRunTime() < 1.0:  # earlier LPs, solved from scratch each time
+        relax.clearSolver()
+        relax.run()
+    relax.clearSolver()
+    took = time.perf_counter()
+    relax.run()
+    took = time.perf_counter() - took
+    # one more such solve, given ten times as long as one takes (less than the
+    # run clock holds already): whatever ran before, it has the time to finish
+    window = max(10 * took, 0.1)
+    assert window < relax.getRunTime()
+    relax.clearSolver()
+    status = run_lp(relax, time.perf_counter() + window)
+    assert status == highspy.HighsModelStatus.kOptimal
+
+
+def test_no_probing_effort_hands_the_root_straight_to_branching() -> None:
+    """``effort`` 0 (coalitions): after the root LP nothing is probed and nothing fixed."""
+    ctx, profiles, model = cost_model(*_case(60, 2, 3, "collaborative"))
+    model.prob.setObjective(model.total_cost)
+    optimiser.set_start(model, costlier_start(profiles, ctx.builder.terms))
+    highs, values = loaded_highs(model)
+    proof = optimiser.probe_root(
+        highs, values, _columns(model), gap=0.0, deadline=1e12, branch=False, effort=0.0
+    )
+    assert proof is not None and not proof.proven
+    assert proof.lp_solves == 2  # the root with the binaries held, then freed
+    assert proof.fixings == {} and proof.bound == pytest.approx(proof.root_bound)
+    probed = optimiser.probe_root(
+        *loaded_highs(model), _columns(model), gap=0.0, deadline=1e12, branch=False
+    )
+    assert probed.lp_solves > 2
