@@ -775,11 +775,12 @@ PROOF_TOLERANCE = 0.01
 #: share of the time left that probing the root may take before the MIP runs
 PROBE_TIME_SHARE = 0.5
 #: probing after the root LP may take this many times as long as the root LP
-#: (at least :data:`PROBE_MIN_S`; 0: none) before the branch and bound takes over. A route plan's
-#: start from the local search is often optimal, and probing proves it with
-#: fewer LPs than branching (500 sites of ten organisations, collaborative:
-#: 18 LPs by probing alone, 25 when probing handed over after as long as the
-#: root LP); see coalitions.COALITION_PROBE_EFFORT for starts seldom optimal
+#: (at least :data:`PROBE_MIN_S`; 0: none) before the branch and bound takes
+#: over. A route plan's start from the local search is often optimal, and
+#: probing proves it with fewer LPs than branching (500 sites of ten
+#: organisations, collaborative: 18 LPs by probing alone, 25 when probing
+#: handed over after as long as the root LP); see
+#: coalitions.COALITION_PROBE_EFFORT for starts seldom optimal
 PROBE_EFFORT = 3.0
 #: the least time probing is given, when it is given any (small models' root
 #: LPs take milliseconds, their probes about as long)
