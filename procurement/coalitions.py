@@ -183,6 +183,7 @@ def _solve_with_start(
         verbose=False,
         warm_start=started,
         probe=probe_columns(model) if started and PROBE_COALITIONS else (),
+        roles=model.roles,
     )
     if started and isinstance(solver, pulp.PULP_CBC_CMD):
         solver.optionsDict["warmStart"] = True

@@ -95,6 +95,7 @@ from procurement.plan import (
     Plan,
     PlanStatus,
 )
+from procurement.startbasis import RowRoles
 
 SOLVERS = ("highs", "cbc")
 #: Families of scenario constraints that diagnosis may relax one at a time.
@@ -220,6 +221,8 @@ class PlanningModel:
     served_links: list[tuple[pulp.LpVariable, list[Term]]] = field(default_factory=list)
     #: per profile with the quality objective and a budget: (spend variable, its cost terms)
     spend_links: list[tuple[pulp.LpVariable, list[Term]]] = field(default_factory=list)
+    #: which columns may be basic in which rows: the root LP's basis at a plan
+    roles: RowRoles = field(default_factory=RowRoles)
     build_seconds: float = 0.0
     n_variables: int = 0
     n_constraints: int = 0
@@ -348,6 +351,7 @@ def build_model(
     y_links: list = []
     discounts: list = []
     served_links: list = []
+    roles = RowRoles()
     n_disc = 0
     profile_costs: list[tuple[str, int, int]] = []  # (party, first, end) in cost_terms
     for g, profile in enumerate(profiles):
@@ -385,9 +389,11 @@ def build_model(
                 and pair.primary_supplier != profile.current_supplier
             ):
                 change_terms[party].append((var, 1))
+        roles.serve.append((prob.numConstraints(), row))
         _row(prob, [(v, 1) for v in row], LE if allow_partial else EQ, n, f"serve_{g}")
         if allow_partial:
             served = prob.add_variable(f"served_{g}", lowBound=0, upBound=n)
+            roles.own.append((prob.numConstraints(), served))
             _row(prob, [(served, 1)] + [(v, -1) for v in row], EQ, 0, f"served_{g}")
             served_links.append((served, [(v, 1.0) for v in row]))
             party_served_terms[party].append((served, 1))
@@ -412,6 +418,7 @@ def build_model(
                     if w.recurring_list and tiered(w.supplier_id):
                         recurring[w.supplier_id].append((t, w.recurring_list))
                         most_wifi[w.supplier_id] = max(most_wifi[w.supplier_id], w.recurring_list)
+                roles.wifi.append((prob.numConstraints(), [t for t, _ in transport]))
                 _row(
                     prob,
                     [(t, 1) for t, _ in transport] + [(v, -1) for v in members],
@@ -427,6 +434,7 @@ def build_model(
             y = prob.add_variable(f"y_{g}_{supplier_id}", lowBound=0, upBound=n)
             y_terms[key].append((y, 1))
             y_links.append((y, uses[supplier_id]))
+            roles.own.append((prob.numConstraints(), y))
             _row(
                 prob,
                 [(y, 1)] + [(v, -c) for v, c in uses[supplier_id]],
@@ -442,6 +450,7 @@ def build_model(
             per_site = most_pair[supplier_id] + most_wifi[supplier_id]
             for z, _, delta in steps.get(key, ()):
                 disc = prob.add_variable(f"disc_{n_disc}", lowBound=0)
+                rate_row = prob.numConstraints()
                 _row(
                     prob,
                     [(disc, 1)] + [(v, -delta * c) for v, c in recurring[supplier_id]],
@@ -449,6 +458,7 @@ def build_model(
                     0,
                     f"drate_{n_disc}",
                 )
+                roles.discounts.append((rate_row, prob.numConstraints(), disc, z))
                 _row(prob, [(disc, 1), (z, -delta * n * per_site)], LE, 0, f"dtier_{n_disc}")
                 discounts.append((disc, delta, recurring[supplier_id], z))
                 cost_terms[party].append((disc, -1))
@@ -517,6 +527,7 @@ def build_model(
             for first, end in profile_ranges[party]:
                 budget_terms[party].extend(pairs[covered:first])  # fees before a profile
                 spend = prob.add_variable(f"spend_{len(spend_links)}")
+                roles.own.append((prob.numConstraints(), spend))
                 _row(
                     prob,
                     [(spend, 1.0)] + [(v, -c) for v, c in pairs[first:end]],
@@ -587,6 +598,7 @@ def build_model(
         discounts=discounts,
         served_links=served_links,
         spend_links=spend_links,
+        roles=roles,
     )
     model.build_seconds = time.perf_counter() - t0
     model.n_variables = prob.numVariables()
@@ -886,6 +898,23 @@ class _ModelArrays:
         )
 
 
+def lp_relaxation(lp: Any) -> Any:
+    """A new HiGHS holding ``lp`` (a ``HighsLp``, changed) without integrality,
+    set up as probing and branching solve it."""
+    import highspy
+
+    lp.integrality_ = []
+    relax = highspy.Highs()
+    relax.setOptionValue("output_flag", False)
+    relax.setOptionValue("presolve", "off")
+    # Devex pricing rather than HiGHS's default (steepest edge): the same
+    # iterations, each cheaper; probing took about a fifth less time at 500
+    # and at 25,000 sites (the MIP itself was not faster with it)
+    relax.setOptionValue("simplex_dual_edge_weight_strategy", 1)
+    relax.passModel(lp)
+    return relax
+
+
 def probe_root(
     highs: Any,
     start: np.ndarray,
@@ -896,6 +925,7 @@ def probe_root(
     branch: bool = True,
     effort: float = PROBE_EFFORT,
     arrays: _ModelArrays | None = None,
+    roles: RowRoles | None = None,
 ) -> RootProof | None:
     """Try to prove ``start`` optimal for the (minimising) HiGHS model ``highs`` by LP alone.
 
@@ -916,8 +946,10 @@ def probe_root(
     after ``effort`` times the root LP's time (at least :data:`PROBE_MIN_S`;
     ``effort`` 0: at once).
 
-    The relaxation starts from the plan itself (HiGHS builds its basis from
-    it), which took 2.7 s rather than 26 s of dual phase 1 at 25,000 sites.
+    The relaxation starts from the plan itself: from a basis at the plan
+    where ``roles`` says which column is basic in which row
+    (:mod:`procurement.startbasis`), else from the crash basis HiGHS builds
+    from the plan (2.7 s rather than 26 s of dual phase 1 at 25,000 sites).
     Returns None when the start breaks a row or bound of the model, or the
     relaxation cannot be solved by ``deadline``. ``arrays``: the model as
     numpy arrays, when the caller has them (else they are read from HiGHS).
@@ -933,15 +965,7 @@ def probe_root(
     start_cost = float(np.dot(arrays.cost, start) + arrays.offset)
     tolerance = max(PROOF_TOLERANCE, gap * abs(start_cost))
     integers = arrays.integer
-    lp.integrality_ = []
-    relax = highspy.Highs()
-    relax.setOptionValue("output_flag", False)
-    relax.setOptionValue("presolve", "off")
-    # Devex pricing rather than HiGHS's default (steepest edge): the same
-    # iterations, each cheaper; probing took about a fifth less time at 500
-    # and at 25,000 sites (the MIP itself was not faster with it)
-    relax.setOptionValue("simplex_dual_edge_weight_strategy", 1)
-    relax.passModel(lp)
+    relax = lp_relaxation(lp)
     # The dual simplex stops once its bound passes the start's cost less the
     # tolerance: such a side prunes whatever its exact bound (probing the
     # 500-site, ten-organisation plan: 1.06 -> 0.82 s, 20 -> 18 LPs)
@@ -983,10 +1007,11 @@ def probe_root(
     held = np.asarray(columns, dtype=np.int32)
     if len(held):
         relax.changeColsBounds(len(held), held, start[held], start[held])
-    solution = highspy.HighsSolution()
-    solution.col_value = start.tolist()
-    solution.value_valid = True
-    relax.setSolution(solution)
+    if roles is None or not _set_basis(relax, *roles.statuses(start, arrays, held)):
+        solution = highspy.HighsSolution()
+        solution.col_value = start.tolist()
+        solution.value_valid = True
+        relax.setSolution(solution)
     if len(held):
         if solve() is None:
             return None
@@ -1103,6 +1128,19 @@ def probe_root(
     )
 
 
+def _set_basis(highs: Any, col_status: np.ndarray, row_status: np.ndarray) -> bool:
+    """Hand HiGHS a basis given as status codes; False if it refuses it."""
+    import highspy
+
+    codes = list(highspy.HighsBasisStatus.__members__.values())
+    by_code = {int(code.value): code for code in codes}
+    basis = highspy.HighsBasis()
+    basis.col_status = [by_code[c] for c in col_status.tolist()]
+    basis.row_status = [by_code[c] for c in row_status.tolist()]
+    basis.valid = True
+    return highs.setBasis(basis) == highspy.HighsStatus.kOk
+
+
 def _agreeing(fixed: Mapping[int, float], start: np.ndarray) -> dict[int, float]:
     return {j: value for j, value in fixed.items() if abs(start[j] - value) < 1e-6}
 
@@ -1158,6 +1196,8 @@ class HighsSolver(pulp.HiGHS):
     warm_start = False
     #: binaries to probe around a complete, feasible start (see :func:`probe_root`)
     probe: Sequence[pulp.LpVariable] = ()
+    #: the model's rows by role, to start probing from a basis at the start
+    roles: RowRoles | None = None
     #: how long probing runs before branching, in root LPs (see :func:`probe_root`)
     probe_effort: float = PROBE_EFFORT
     #: what probing the root established in the last solve, if it ran
@@ -1311,6 +1351,7 @@ class HighsSolver(pulp.HiGHS):
             deadline=t0 + PROBE_TIME_SHARE * min(limit, 3600.0),
             effort=self.probe_effort,
             arrays=self.arrays,
+            roles=self.roles,
         )
         proof = self.proof
         if self.msg and proof is not None:  # the solver log asked for: say what probing did
@@ -1443,11 +1484,13 @@ def make_solver(
     verbose: bool,
     warm_start: bool = False,
     probe: Sequence[pulp.LpVariable] = (),
+    roles: RowRoles | None = None,
 ) -> pulp.LpSolver:
     """HiGHS (via highspy) by default; CBC bundled with PuLP as the fallback.
 
     ``probe``: binaries HiGHS's root is probed on around a warm start (see
-    :func:`probe_root`); CBC ignores them.
+    :func:`probe_root`), from a basis at the start where ``roles`` (the
+    model's :attr:`PlanningModel.roles`) are given; CBC ignores both.
     """
     if name not in SOLVERS:
         raise InputError(
@@ -1461,6 +1504,7 @@ def make_solver(
         )
         solver.warm_start = warm_start
         solver.probe = tuple(probe)
+        solver.roles = roles
         solver.stop_after = hard_stop(time_limit)
         if solver.available():
             return solver
@@ -1489,11 +1533,13 @@ def run_solver(
     verbose: bool,
     warm_start: bool = False,
     probe: Sequence[pulp.LpVariable] = (),
+    roles: RowRoles | None = None,
 ) -> StageResult:
     """Solve once and read the true outcome (PuLP 3.3 says Optimal for a time-limited incumbent).
 
     ``warm_start`` hands HiGHS the variables' current values as a starting
-    plan; ``probe`` the binaries to probe the root on around it.
+    plan; ``probe`` the binaries to probe the root on around it (``roles``:
+    see :func:`make_solver`).
     """
     solver = make_solver(
         solver_name,
@@ -1502,6 +1548,7 @@ def run_solver(
         verbose=verbose,
         warm_start=warm_start,
         probe=probe,
+        roles=roles,
     )
     t0 = time.perf_counter()
     with solver_output_to_stderr(verbose):
@@ -1601,6 +1648,7 @@ def solve_stages(
             verbose=verbose,
             warm_start=i > 0 or started,
             probe=probe_columns(model) if name == "cost" else (),
+            roles=model.roles,
         )
         total_seconds += result.seconds
         if not result.has_solution:

@@ -266,11 +266,13 @@ def _relaxation_optimum(model: Any, fixed: dict[int, float] | None = None) -> fl
     return float(relax.getInfo().objective_function_value)
 
 
+@pytest.mark.parametrize("from_roles", [False, True])
 @pytest.mark.parametrize("start", ["optimal", "costlier"])
-def test_the_root_bound_is_the_whole_relaxations(start: str) -> None:
+def test_the_root_bound_is_the_whole_relaxations(start: str, from_roles: bool) -> None:
     """Probing first solves the relaxation with the probed binaries held at the
     start's values, then frees them: the bound it reports for the root is the
-    whole relaxation's, not the held one's (which is the start's own cost)."""
+    whole relaxation's, not the held one's (which is the start's own cost),
+    whether it starts from HiGHS's crash basis or from the basis at the plan."""
     ctx, profiles, model = cost_model(*_case(60, 2, 3, "collaborative"))
     model.prob.setObjective(model.total_cost)
     if start == "optimal":
@@ -279,7 +281,13 @@ def test_the_root_bound_is_the_whole_relaxations(start: str) -> None:
         optimiser.set_start(model, costlier_start(profiles, ctx.builder.terms))
     highs, values = loaded_highs(model)
     proof = optimiser.probe_root(
-        highs, values, _columns(model), gap=0.0, deadline=1e12, branch=False
+        highs,
+        values,
+        _columns(model),
+        gap=0.0,
+        deadline=1e12,
+        branch=False,
+        roles=model.roles if from_roles else None,
     )
     relaxation = _relaxation_optimum(model)
     assert relaxation < proof.start_cost - 1.0  # a real gap for probing to close
