@@ -389,11 +389,11 @@ def build_model(
                 and pair.primary_supplier != profile.current_supplier
             ):
                 change_terms[party].append((var, 1))
-        roles.serve.append((prob.numConstraints(), row))
+        roles.serve(prob.numConstraints(), row)
         _row(prob, [(v, 1) for v in row], LE if allow_partial else EQ, n, f"serve_{g}")
         if allow_partial:
             served = prob.add_variable(f"served_{g}", lowBound=0, upBound=n)
-            roles.own.append((prob.numConstraints(), served))
+            roles.own(prob.numConstraints(), served)
             _row(prob, [(served, 1)] + [(v, -1) for v in row], EQ, 0, f"served_{g}")
             served_links.append((served, [(v, 1.0) for v in row]))
             party_served_terms[party].append((served, 1))
@@ -418,7 +418,7 @@ def build_model(
                     if w.recurring_list and tiered(w.supplier_id):
                         recurring[w.supplier_id].append((t, w.recurring_list))
                         most_wifi[w.supplier_id] = max(most_wifi[w.supplier_id], w.recurring_list)
-                roles.wifi.append((prob.numConstraints(), [t for t, _ in transport]))
+                roles.wifi(prob.numConstraints(), [t for t, _ in transport])
                 _row(
                     prob,
                     [(t, 1) for t, _ in transport] + [(v, -1) for v in members],
@@ -434,7 +434,7 @@ def build_model(
             y = prob.add_variable(f"y_{g}_{supplier_id}", lowBound=0, upBound=n)
             y_terms[key].append((y, 1))
             y_links.append((y, uses[supplier_id]))
-            roles.own.append((prob.numConstraints(), y))
+            roles.own(prob.numConstraints(), y)
             _row(
                 prob,
                 [(y, 1)] + [(v, -c) for v, c in uses[supplier_id]],
@@ -458,7 +458,7 @@ def build_model(
                     0,
                     f"drate_{n_disc}",
                 )
-                roles.discounts.append((rate_row, prob.numConstraints(), disc, z))
+                roles.discount(rate_row, prob.numConstraints(), disc, z)
                 _row(prob, [(disc, 1), (z, -delta * n * per_site)], LE, 0, f"dtier_{n_disc}")
                 discounts.append((disc, delta, recurring[supplier_id], z))
                 cost_terms[party].append((disc, -1))
@@ -527,7 +527,7 @@ def build_model(
             for first, end in profile_ranges[party]:
                 budget_terms[party].extend(pairs[covered:first])  # fees before a profile
                 spend = prob.add_variable(f"spend_{len(spend_links)}")
-                roles.own.append((prob.numConstraints(), spend))
+                roles.own(prob.numConstraints(), spend)
                 _row(
                     prob,
                     [(spend, 1.0)] + [(v, -c) for v, c in pairs[first:end]],
@@ -998,24 +998,27 @@ def probe_root(
             proven, start_cost, bound, kept, lp_solves, seconds, start, start_cost, 0, root_bound
         )
 
-    # The relaxation with the probed binaries held at the start's values
-    # first, then freed: that LP's optimum is (nearly) the start, and its
-    # basis is a far better warm start than one HiGHS builds from the plan
-    # (500 sites of ten organisations, collaborative: root 0.45 -> 0.30 s).
-    # The bounds change before the plan is given: HiGHS drops a plan given
-    # before a bound change.
-    held = np.asarray(columns, dtype=np.int32)
-    if len(held):
-        relax.changeColsBounds(len(held), held, start[held], start[held])
-    if roles is None or not _set_basis(relax, *roles.statuses(start, arrays, held)):
+    # The relaxation starts from the basis at the plan where the model's row
+    # roles are known (procurement.startbasis: its basic solution is the
+    # plan, a few hundred iterations from the optimum). Otherwise it is first
+    # solved with the probed binaries held at the start's values, from the
+    # crash basis HiGHS builds from the plan, then freed: that LP's optimum
+    # is (nearly) the start, and its basis a far better warm start than the
+    # crash basis (500 sites of ten organisations, collaborative: root 0.45
+    # -> 0.30 s). The bounds change before the plan is given: HiGHS drops a
+    # plan given before a bound change.
+    if roles is None or not _set_basis(relax, *roles.statuses(start, arrays)):
+        held = np.asarray(columns, dtype=np.int32)
+        if len(held):
+            relax.changeColsBounds(len(held), held, start[held], start[held])
         solution = highspy.HighsSolution()
         solution.col_value = start.tolist()
         solution.value_valid = True
         relax.setSolution(solution)
-    if len(held):
-        if solve() is None:
-            return None
-        relax.changeColsBounds(len(held), held, lower[held], upper[held])
+        if len(held):
+            if solve() is None:
+                return None
+            relax.changeColsBounds(len(held), held, lower[held], upper[held])
     bound = root_bound = solve()
     if bound is None:
         return None

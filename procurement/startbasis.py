@@ -1,13 +1,15 @@
 """A simplex basis at a plan, so the root LP starts where the plan is.
 
-Probing (:func:`procurement.optimiser.probe_root`) first solves the LP
-relaxation with the supplier-used and tier binaries held at the start plan's
-values; that LP's optimum is the plan, or close to it. HiGHS, handed the plan
-as a solution, builds a crash basis from it and still took 6,780 dual simplex
-iterations at 500 sites and 29,279 at 25,000 (ten organisations,
-collaborative), most of them pivoting the helper columns (sites per supplier,
-discounts) into the basis one by one. The model's structure says where each
-belongs, so the basis is written down here instead:
+Probing (:func:`procurement.optimiser.probe_root`) solves the LP relaxation
+starting from a plan, usually the optimum or close to it. HiGHS, handed the
+plan as a solution, builds a crash basis from it, and with the supplier-used
+and tier binaries held at the plan's values (an LP whose optimum is then the
+plan or next to it) still took 6,780 dual simplex iterations at 500 sites
+and 29,279 at 25,000 (ten organisations, collaborative), most of them
+pivoting the helper columns (sites per supplier, discounts) into the basis
+one by one, before the binaries were freed. The model's structure says
+where each column belongs, so the basis is written down here instead, and
+the relaxation is solved from it with nothing held:
 
 * each profile's ``serve`` row: the pair count with the most sites;
 * each wifi class's row: the wifi count with the most sites, or where the
@@ -17,7 +19,7 @@ belongs, so the basis is written down here instead:
   count; a quality ``spend`` row its spend;
 * each discount column in whichever of its two rows binds at the plan, its
   rate row on a tie (so the discount prices out the links it applies to,
-  which is what the relaxation will use once the tier binaries are freed);
+  as the relaxation may use it with its tier binary fractional);
 * every other row its slack.
 
 Ordered serve and wifi rows, then count rows, then discount rows, the basis
@@ -30,8 +32,8 @@ from any basis.
 
 from __future__ import annotations
 
+import itertools
 import operator
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -62,81 +64,92 @@ class RowRoles:
 
     Rows are HiGHS row indices (the order rows were added); columns are the
     model's variables, whose ``index`` the solver sets when it hands the
-    model over.
+    model over. :func:`procurement.optimiser.build_model` records each row
+    as it adds it.
     """
 
-    #: (serve row, the profile's pair counts)
-    serve: list[tuple[int, list[Any]]] = field(default_factory=list)
-    #: (wifi class row, the class's wifi counts)
-    wifi: list[tuple[int, list[Any]]] = field(default_factory=list)
-    #: (row, the column that defines it): count rows' y, served and spend columns
-    own: list[tuple[int, Any]] = field(default_factory=list)
-    #: (rate row, tier row, discount column, tier binary)
-    discounts: list[tuple[int, int, Any, Any]] = field(default_factory=list)
+    serve_rows: list[int] = field(default_factory=list)
+    #: per serve row: the profile's pair counts
+    serve_counts: list[list[Any]] = field(default_factory=list)
+    wifi_rows: list[int] = field(default_factory=list)
+    #: per wifi class row: the class's wifi counts
+    wifi_counts: list[list[Any]] = field(default_factory=list)
+    own_rows: list[int] = field(default_factory=list)
+    #: per row, the column that defines it: count rows' y, served and spend columns
+    own_columns: list[Any] = field(default_factory=list)
+    rate_rows: list[int] = field(default_factory=list)
+    tier_rows: list[int] = field(default_factory=list)
+    #: per discount: its column and its tier's binary
+    discounts: list[Any] = field(default_factory=list)
+    tiers: list[Any] = field(default_factory=list)
 
-    def statuses(
-        self, start: np.ndarray, arrays: ModelArrays, held: Sequence[int] = ()
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Column and row statuses of a basis at ``start`` (HiGHS's codes).
+    def serve(self, row: int, counts: list[Any]) -> None:
+        self.serve_rows.append(row)
+        self.serve_counts.append(counts)
 
-        ``held``: columns fixed at their start values (nonbasic at that bound).
-        """
+    def wifi(self, row: int, counts: list[Any]) -> None:
+        self.wifi_rows.append(row)
+        self.wifi_counts.append(counts)
+
+    def own(self, row: int, column: Any) -> None:
+        self.own_rows.append(row)
+        self.own_columns.append(column)
+
+    def discount(self, rate_row: int, tier_row: int, column: Any, tier: Any) -> None:
+        self.rate_rows.append(rate_row)
+        self.tier_rows.append(tier_row)
+        self.discounts.append(column)
+        self.tiers.append(tier)
+
+    def statuses(self, start: np.ndarray, arrays: ModelArrays) -> tuple[np.ndarray, np.ndarray]:
+        """Column and row statuses (HiGHS's codes) of the basis at plan ``start``."""
         lower, upper = arrays.col_lower, arrays.col_upper
-        n_rows = len(arrays.row_lower)
+        row_lower, row_upper = arrays.row_lower, arrays.row_upper
+        n_rows = len(row_lower)
         # nonbasic columns sit at the bound nearer their start value (free ones at 0)
         col = np.where(start - lower > upper - start, UPPER, LOWER).astype(np.int8)
         col[np.isinf(lower) & np.isinf(upper)] = ZERO
-        col[np.asarray(held, dtype=np.int64)] = LOWER
         activity = np.bincount(
             arrays.row_of, weights=arrays.value * start[arrays.column_of], minlength=n_rows
         )
         basic_in = np.full(n_rows, -1, dtype=np.int64)  # row -> its basic column
 
-        row_lower, row_upper = arrays.row_lower, arrays.row_upper
-        for row, counts in self.serve:
-            slack = min(activity[row] - row_lower[row], row_upper[row] - activity[row])
-            if slack > 1e-9 * max(1.0, abs(activity[row])):
-                continue  # sites left unserved: the slack is basic
-            columns = np.fromiter(map(_index, counts), dtype=np.int64, count=len(counts))
-            basic_in[row] = columns[np.argmax(start[columns])]
+        rows = np.asarray(self.serve_rows, dtype=np.int64)
+        columns, segment, firsts = _segments(self.serve_counts)
+        chosen = columns[_first_least(-start[columns], segment, firsts)]
+        slack = np.minimum(activity[rows] - row_lower[rows], row_upper[rows] - activity[rows])
+        tight = slack <= 1e-9 * np.maximum(1.0, np.abs(activity[rows]))
+        basic_in[rows[tight]] = chosen[tight]  # else sites left unserved: the slack is basic
 
+        unit_cost = arrays.cost
         if self.discounts:
-            rate_rows, tier_rows, discs, tiers = (
-                np.fromiter(map(f, self.discounts), dtype=np.int64, count=len(self.discounts))
-                for f in (
-                    operator.itemgetter(0),
-                    operator.itemgetter(1),
-                    lambda d: d[2].index,
-                    lambda d: d[3].index,
-                )
-            )
+            rate_rows = np.asarray(self.rate_rows, dtype=np.int64)
+            tier_rows = np.asarray(self.tier_rows, dtype=np.int64)
+            discs = _indices(self.discounts)
             rate_slack = row_upper[rate_rows] - activity[rate_rows]
             tier_slack = row_upper[tier_rows] - activity[tier_rows]
             by_tier = tier_slack < rate_slack - 1e-9 * np.maximum(1.0, np.abs(rate_slack))
             basic_in[np.where(by_tier, tier_rows, rate_rows)] = discs
             # unit costs at the plan's discounts: each rate row whose tier is
             # reached takes its discount off the links it lists
-            reached = np.zeros(n_rows, dtype=bool)
-            reached[rate_rows[start[tiers] > 0.5]] = True
-            entry = reached[arrays.row_of]
+            reached = start[_indices(self.tiers)] > 0.5
             disc_of_row = np.full(n_rows, -1, dtype=np.int64)
-            disc_of_row[rate_rows] = discs
-            entry &= arrays.column_of != disc_of_row[arrays.row_of]
-            unit_cost = arrays.cost.copy()
-            np.add.at(unit_cost, arrays.column_of[entry], arrays.value[entry])
-        else:
-            unit_cost = arrays.cost
+            disc_of_row[rate_rows[reached]] = discs[reached]
+            entry = disc_of_row[arrays.row_of]
+            entry = (entry >= 0) & (arrays.column_of != entry)
+            unit_cost = arrays.cost + np.bincount(
+                arrays.column_of[entry], weights=arrays.value[entry], minlength=len(start)
+            )
 
-        for row, counts in self.wifi:
-            columns = np.fromiter(map(_index, counts), dtype=np.int64, count=len(counts))
+        if self.wifi_rows:
+            columns, segment, firsts = _segments(self.wifi_counts)
             values = start[columns]
-            if values.max() > 0:
-                basic_in[row] = columns[np.argmax(values)]
-            else:
-                basic_in[row] = columns[np.argmin(unit_cost[columns])]
+            most = np.maximum.reduceat(values, firsts)
+            # the class's count with the most sites, or with none, the cheapest
+            key = np.where(most[segment] > 0, -values, unit_cost[columns])
+            basic_in[self.wifi_rows] = columns[_first_least(key, segment, firsts)]
 
-        for row, var in self.own:
-            basic_in[row] = var.index
+        basic_in[self.own_rows] = _indices(self.own_columns)
 
         made = basic_in >= 0
         col[basic_in[made]] = BASIC
@@ -144,3 +157,22 @@ class RowRoles:
         row = np.where(np.isfinite(row_lower), LOWER, UPPER).astype(np.int8)
         row[~made] = BASIC
         return col, row
+
+
+def _indices(columns: list[Any]) -> np.ndarray:
+    return np.fromiter(map(_index, columns), dtype=np.int64, count=len(columns))
+
+
+def _segments(groups: list[list[Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The groups' column indices end to end, each one's group, and where each group starts."""
+    lengths = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
+    columns = _indices(list(itertools.chain.from_iterable(groups)))
+    firsts = np.zeros(len(groups), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=firsts[1:])
+    return columns, np.repeat(np.arange(len(groups)), lengths), firsts
+
+
+def _first_least(key: np.ndarray, segment: np.ndarray, firsts: np.ndarray) -> np.ndarray:
+    """Per group (``segment`` ascending, groups starting at ``firsts``): the
+    position of its least ``key``, the first of equals (as ``np.argmin``)."""
+    return np.lexsort((key, segment))[firsts]
