@@ -28,6 +28,9 @@ from procurement.options import Bundle, Candidate, SupplierTerms
 
 #: A combo: (pair index, wifi index or -1) within its profile.
 Combo = tuple[int, int]
+#: Largest (combos x keys) the search prices with dense matrices (16 bytes an
+#: entry: 32 MB at most); beyond it, with sparse entries and bincounts
+DENSE_MAX_ENTRIES = 1 << 21
 
 
 class ProfileOptions(Protocol):
@@ -212,10 +215,21 @@ class _Search:
         self._rec_combo, self._rec_key = rows, combos.rec_key[rows, cols]
         self._rec = combos.rec[rows, cols]
         self._list_cost = combos.one_off + combos.fixed_rec + combos.rec.sum(axis=1)
+        # Where they fit, the same entries as dense (combo x key) matrices:
+        # pricing and counting are then one matrix product each, about ten
+        # and three times quicker than a bincount (most of the search's time)
+        self._rec_matrix: np.ndarray | None = None
+        self._use_matrix: np.ndarray | None = None
+        if len(combos.profile) * self.n_keys <= DENSE_MAX_ENTRIES:
+            self._rec_matrix = np.zeros((len(combos.profile), self.n_keys))
+            np.add.at(self._rec_matrix, (self._rec_combo, self._rec_key), self._rec)
+            self._use_matrix = self.uses_any[:, : self.n_keys].astype(float)
 
     # ---- pricing
     def unit_costs(self, d: np.ndarray) -> np.ndarray:
         """Per-site cost of every combo with key discounts ``d``."""
+        if self._rec_matrix is not None:
+            return self._list_cost - self._rec_matrix @ d
         saved = np.bincount(
             self._rec_combo, weights=self._rec * d[self._rec_key], minlength=len(self.c.profile)
         )
@@ -223,7 +237,15 @@ class _Search:
 
     def site_counts(self, counts: np.ndarray) -> np.ndarray:
         """Distinct sites per key (a combo lists each of its keys once)."""
+        if self._use_matrix is not None:
+            return counts @ self._use_matrix
         return np.bincount(self._use_key, weights=counts[self._use_combo], minlength=self.n_keys)
+
+    def key_fees(self, fees: np.ndarray) -> np.ndarray:
+        """Per combo, the sum of ``fees`` over the keys it counts a site towards."""
+        if self._use_matrix is not None:
+            return self._use_matrix @ fees
+        return np.append(fees, 0.0)[self.c.use_key].sum(axis=1)
 
     def total(self, counts: np.ndarray) -> float:
         n = self.site_counts(counts)
@@ -255,9 +277,7 @@ class _Search:
         c = self.c
         size = c.size[c.profile]
         cost = self.unit_costs(d) * size
-        closed_fees = np.where(open_keys, 0.0, self.k.fees)
-        padded = np.append(closed_fees, 0.0)
-        cost = cost + padded[c.use_key].sum(axis=1)
+        cost = cost + self.key_fees(np.where(open_keys, 0.0, self.k.fees))
         if banned is not None and banned.any():
             hit = self.uses_any[:, banned].any(axis=1)
             cost = np.where(hit, np.inf, cost)

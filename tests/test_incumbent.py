@@ -300,3 +300,34 @@ def test_combos_are_every_pair_with_every_wifi_option_of_each_profile(route) -> 
                 row += 1
     assert row == len(combos.profile)
     assert keys.keys == list(expected_keys)
+
+
+@pytest.mark.parametrize("route", ["collaborative", "solo"])
+def test_dense_and_sparse_pricing_agree(monkeypatch, route) -> None:
+    """Small searches price and count with dense (combo x key) matrices, big
+    ones with sparse entries: both give the same unit costs, site counts and
+    fees for any discounts and plan, and the same start."""
+    from conftest import sample_catalog
+
+    from procurement import incumbent
+
+    sites, orgs, scn = generated_inputs(150, 3, seed=4)
+    scn = scn.model_copy(update={"route": route})
+    ctx = optimiser._context(sample_catalog(), sites, scn, orgs, None)
+    profiles = optimiser.build_profiles(ctx.sites, ctx.scenario, ctx.builder)
+    combos, keys = incumbent._flatten(profiles, ctx.builder.terms)
+    dense = incumbent._Search(combos, keys)
+    monkeypatch.setattr(incumbent, "DENSE_MAX_ENTRIES", 0)
+    sparse = incumbent._Search(combos, keys)
+    assert dense._rec_matrix is not None and sparse._rec_matrix is None
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        d = rng.uniform(0, 0.3, size=dense.n_keys)
+        counts = rng.integers(0, 4, size=len(combos.profile))
+        fees = rng.uniform(0, 5_000, size=dense.n_keys)
+        np.testing.assert_allclose(dense.unit_costs(d), sparse.unit_costs(d), rtol=1e-12)
+        np.testing.assert_array_equal(dense.site_counts(counts), sparse.site_counts(counts))
+        np.testing.assert_allclose(dense.key_fees(fees), sparse.key_fees(fees), rtol=1e-12)
+    found = find_start(profiles, ctx.builder.terms)
+    monkeypatch.setattr(incumbent, "DENSE_MAX_ENTRIES", 1 << 40)
+    assert find_start(profiles, ctx.builder.terms) == found
