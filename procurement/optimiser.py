@@ -926,6 +926,7 @@ def probe_root(
     effort: float = PROBE_EFFORT,
     arrays: _ModelArrays | None = None,
     roles: RowRoles | None = None,
+    chains: Sequence[Sequence[int]] = (),
 ) -> RootProof | None:
     """Try to prove ``start`` optimal for the (minimising) HiGHS model ``highs`` by LP alone.
 
@@ -953,6 +954,9 @@ def probe_root(
     Returns None when the start breaks a row or bound of the model, or the
     relaxation cannot be solved by ``deadline``. ``arrays``: the model as
     numpy arrays, when the caller has them (else they are read from HiGHS).
+    ``chains``: columns of ``columns`` each of which, in every plan, implies
+    the one before it in its chain (:func:`probe_chains`): a fixing at 1
+    then fixes the columns before it, one at 0 those after it, with no LP.
     """
     import highspy
 
@@ -989,6 +993,25 @@ def probe_root(
         if status == cut_off:  # the bound is at least this: enough to prune
             return cutoff
         return math.inf if status == infeasible else None
+
+    chain_of: dict[int, tuple[Sequence[int], int]] = {
+        j: (chain, position) for chain in chains for position, j in enumerate(chain)
+    }
+
+    def fix(j: int, value: float) -> bool:
+        """Fix ``j`` at ``value`` for every plan cheaper than the start, and what
+        that implies along its chain; False when that contradicts an earlier
+        fixing (then no plan is cheaper than the start)."""
+        chain, position = chain_of.get(j, ((j,), 0))
+        implied = chain[:position] if value > 0.5 else chain[position + 1 :]
+        for k in (j, *implied):
+            if k in fixed:
+                if fixed[k] != value:
+                    return False
+                continue
+            fixed[k] = value
+            relax.changeColBounds(k, value, value)
+        return True
 
     def outcome(proven: bool, bound: float) -> RootProof:
         bound = start_cost if proven else min(bound, start_cost)
@@ -1037,11 +1060,14 @@ def probe_root(
         ]
         if not fractional:
             break
+        fractional = _chain_order(fractional, start, chain_of)
         basis = relax.getBasis()
         fixed_before = len(fixed)
         kept_in_round = 0
         current = True  # the LP last solved had every fixing made so far
         for j in fractional:
+            if j in fixed:  # implied by an earlier fixing of its chain
+                continue
             # the side the start is not on first: when it prunes, the start's
             # own side is the relaxation from now on, bounded by a re-solve
             # after the 1st, 2nd, 4th, 8th... such fixing of the round and at
@@ -1064,8 +1090,8 @@ def probe_root(
                 break
             pruned = [b >= cutoff for b in side_bounds]
             if pruned[0]:  # no cheaper plan on the far side: keep the start's
-                fixed[j] = float(sides[1])
-                relax.changeColBounds(j, fixed[j], fixed[j])
+                if not fix(j, float(sides[1])):
+                    return outcome(True, start_cost)
                 current = False
                 kept_in_round += 1
                 if kept_in_round & (kept_in_round - 1) == 0:  # a power of two
@@ -1079,8 +1105,8 @@ def probe_root(
                     if bound >= cutoff:
                         return outcome(True, start_cost)
             elif pruned[-1]:  # none on the start's side: a cheaper plan is on the far side
-                fixed[j] = float(sides[0])
-                relax.changeColBounds(j, fixed[j], fixed[j])
+                if not fix(j, float(sides[0])):
+                    return outcome(True, start_cost)
                 current = False
                 # the side kept is now the whole relaxation: its bound holds
                 bound = max(bound, side_bounds[0])
@@ -1144,6 +1170,21 @@ def _set_basis(highs: Any, col_status: np.ndarray, row_status: np.ndarray) -> bo
     return highs.setBasis(basis) == highspy.HighsStatus.kOk
 
 
+def _chain_order(
+    columns: Sequence[int], start: np.ndarray, chain_of: Mapping[int, tuple[Sequence[int], int]]
+) -> list[int]:
+    """``columns`` to probe, each chain's where its first one is, and within a
+    chain the one whose fixing fixes most of it first: the highest of those
+    at 1 in the start, the lowest of those at 0."""
+    keyed = []
+    group_at: dict[int, int] = {}
+    for n, j in enumerate(columns):
+        chain, position = chain_of.get(j, ((j,), 0))
+        group = group_at.setdefault(chain[0], n)
+        keyed.append((group, position if start[j] < 0.5 else -position, j))
+    return [j for _, _, j in sorted(keyed)]
+
+
 def _agreeing(fixed: Mapping[int, float], start: np.ndarray) -> dict[int, float]:
     return {j: value for j, value in fixed.items() if abs(start[j] - value) < 1e-6}
 
@@ -1201,6 +1242,8 @@ class HighsSolver(pulp.HiGHS):
     probe: Sequence[pulp.LpVariable] = ()
     #: the model's rows by role, to start probing from a basis at the start
     roles: RowRoles | None = None
+    #: chains of probed binaries that imply one another (see :func:`probe_chains`)
+    probe_chains: Sequence[Sequence[pulp.LpVariable]] = ()
     #: how long probing runs before branching, in root LPs (see :func:`probe_root`)
     probe_effort: float = PROBE_EFFORT
     #: what probing the root established in the last solve, if it ran
@@ -1355,6 +1398,7 @@ class HighsSolver(pulp.HiGHS):
             effort=self.probe_effort,
             arrays=self.arrays,
             roles=self.roles,
+            chains=[[var.index for var in chain] for chain in self.probe_chains],
         )
         proof = self.proof
         if self.msg and proof is not None:  # the solver log asked for: say what probing did
@@ -1488,12 +1532,14 @@ def make_solver(
     warm_start: bool = False,
     probe: Sequence[pulp.LpVariable] = (),
     roles: RowRoles | None = None,
+    chains: Sequence[Sequence[pulp.LpVariable]] = (),
 ) -> pulp.LpSolver:
     """HiGHS (via highspy) by default; CBC bundled with PuLP as the fallback.
 
     ``probe``: binaries HiGHS's root is probed on around a warm start (see
     :func:`probe_root`), from a basis at the start where ``roles`` (the
-    model's :attr:`PlanningModel.roles`) are given; CBC ignores both.
+    model's :attr:`PlanningModel.roles`) are given, and with ``chains`` of
+    them that imply one another (:func:`probe_chains`); CBC ignores all three.
     """
     if name not in SOLVERS:
         raise InputError(
@@ -1508,6 +1554,7 @@ def make_solver(
         solver.warm_start = warm_start
         solver.probe = tuple(probe)
         solver.roles = roles
+        solver.probe_chains = tuple(chains)
         solver.stop_after = hard_stop(time_limit)
         if solver.available():
             return solver
@@ -1537,12 +1584,13 @@ def run_solver(
     warm_start: bool = False,
     probe: Sequence[pulp.LpVariable] = (),
     roles: RowRoles | None = None,
+    chains: Sequence[Sequence[pulp.LpVariable]] = (),
 ) -> StageResult:
     """Solve once and read the true outcome (PuLP 3.3 says Optimal for a time-limited incumbent).
 
     ``warm_start`` hands HiGHS the variables' current values as a starting
-    plan; ``probe`` the binaries to probe the root on around it (``roles``:
-    see :func:`make_solver`).
+    plan; ``probe`` the binaries to probe the root on around it (``roles``
+    and ``chains``: see :func:`make_solver`).
     """
     solver = make_solver(
         solver_name,
@@ -1552,6 +1600,7 @@ def run_solver(
         warm_start=warm_start,
         probe=probe,
         roles=roles,
+        chains=chains,
     )
     t0 = time.perf_counter()
     with solver_output_to_stderr(verbose):
@@ -1588,6 +1637,19 @@ def probe_columns(model: PlanningModel) -> list[pulp.LpVariable]:
     """
     tiers = [z for steps in model.steps.values() for z, _, _ in steps]
     return [*model.used.values(), *tiers]
+
+
+def probe_chains(model: PlanningModel) -> list[list[pulp.LpVariable]]:
+    """Per party and supplier: its used binary, then its tier binaries, lowest tier first.
+
+    In every plan each implies the one before it (a tier reached means some
+    site uses the supplier, and every lower tier is reached too), so a
+    binary fixed at 1 fixes those before it at 1, and one fixed at 0 those
+    after it at 0 (:func:`probe_root`).
+    """
+    return [
+        [used, *(z for z, _, _ in model.steps.get(key, ()))] for key, used in model.used.items()
+    ]
 
 
 def _fix_tolerance(value: float) -> float:
@@ -1652,6 +1714,7 @@ def solve_stages(
             warm_start=i > 0 or started,
             probe=probe_columns(model) if name == "cost" else (),
             roles=model.roles,
+            chains=probe_chains(model) if name == "cost" else (),
         )
         total_seconds += result.seconds
         if not result.has_solution:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pulp
 import pytest
 from conftest import cost_model, costlier_start, generated_inputs, loaded_highs, sample_catalog
@@ -294,23 +295,76 @@ def test_the_root_bound_is_the_whole_relaxations(start: str, from_roles: bool) -
     assert proof.root_bound == pytest.approx(relaxation, rel=1e-9)
 
 
-@pytest.mark.parametrize("seed", [3, 4, 5])
-def test_each_fixing_has_its_other_side_unable_to_beat_the_start(seed: int) -> None:
+def _chains(model: Any) -> list[list[int]]:
+    return [[var.index for var in chain] for chain in optimiser.probe_chains(model)]
+
+
+@pytest.mark.parametrize(("n_sites", "seed"), [(60, 3), (60, 4), (60, 5), (150, 7)])
+@pytest.mark.parametrize("chains", [False, True])
+def test_each_fixing_has_its_other_side_unable_to_beat_the_start(
+    n_sites: int, seed: int, chains: bool
+) -> None:
     """Probing tries the side of a binary the start is not on first and keeps the
-    start's side when that prunes: every binary it fixes must have its other
-    value bounded at the start's cost or above, with the other fixings held."""
-    _, _, model = cost_model(*_case(60, 2, seed, "collaborative"))
+    start's side when that prunes: every binary it fixes, probed or implied
+    along its chain, must have its other value bounded at the start's cost or
+    above, with the other fixings held."""
+    _, _, model = cost_model(*_case(n_sites, 2, seed, "collaborative"))
     model.prob.setObjective(model.total_cost)
     _optimum(model)
     highs, values = loaded_highs(model)
     proof = optimiser.probe_root(
-        highs, values, _columns(model), gap=0.0, deadline=1e12, branch=False
+        highs,
+        values,
+        _columns(model),
+        gap=0.0,
+        deadline=1e12,
+        branch=False,
+        chains=_chains(model) if chains else (),
     )
     assert proof is not None and proof.fixings
     for j, value in proof.fixings.items():
         others = {k: v for k, v in proof.fixings.items() if k != j}
         far_side = _relaxation_optimum(model, {**others, j: 1.0 - value})
         assert far_side >= proof.start_cost - optimiser.PROOF_TOLERANCE - 1e-6
+
+
+def test_a_fixing_fixes_what_it_implies_along_its_chain_without_an_lp() -> None:
+    """A supplier's tiers are reached in order and only when it is used: a
+    binary fixed at 1 fixes those before it in its chain at 1, one fixed at
+    0 those after it at 0. Here (150 sites of two organisations, the optimum
+    as the start) that proves the start in fewer LPs than probing each."""
+    _, _, model = cost_model(*_case(150, 2, 7, "collaborative"))
+    model.prob.setObjective(model.total_cost)
+    _optimum(model)
+    proofs = []
+    for chains in ((), _chains(model)):
+        highs, values = loaded_highs(model)
+        proofs.append(
+            optimiser.probe_root(
+                highs, values, _columns(model), gap=0.0, deadline=1e12, branch=False, chains=chains
+            )
+        )
+    alone, chained = proofs
+    assert alone.proven and chained.proven
+    assert chained.lp_solves < alone.lp_solves
+    assert len(chained.fixings) > len(alone.fixings)
+    for chain in _chains(model):
+        for position, j in enumerate(chain):
+            if chained.fixings.get(j) == 1.0:
+                assert all(chained.fixings.get(k) == 1.0 for k in chain[:position])
+            if chained.fixings.get(j) == 0.0:
+                assert all(chained.fixings.get(k) == 0.0 for k in chain[position + 1 :])
+
+
+def test_chains_are_probed_from_the_binary_that_fixes_most_of_them() -> None:
+    """Each chain keeps its place (where its first fractional binary was) and is
+    probed from its highest binary at 1 in the start, or its lowest at 0."""
+    chain_a, chain_b = (10, 11, 12, 13), (20, 21, 22)
+    chain_of = {j: (chain, p) for chain in (chain_a, chain_b) for p, j in enumerate(chain)}
+    start = np.zeros(30)
+    start[[10, 11, 12]] = 1.0  # used, tiers 1 and 2 reached, tier 3 not
+    order = optimiser._chain_order([21, 11, 5, 12, 13, 22, 20], start, chain_of)
+    assert order == [20, 21, 22, 12, 11, 13, 5]
 
 
 def test_an_lp_re_solved_after_many_gets_the_whole_time_left() -> None:
