@@ -43,6 +43,11 @@ CASES = {
     "solo": ({"route": "solo"}, False),
     "partial service": ({"allow_partial": True}, False),
     "quality within budgets": ({"objective": Objective.QUALITY}, True),
+    # rows added as PuLP constraints between the list rows: indices still in order
+    "supplier rules": (
+        {"max_suppliers": 17, "min_suppliers": 1, "max_supplier_share": 1.0},
+        False,
+    ),
 }
 
 
@@ -64,6 +69,8 @@ def test_the_basis_at_a_plan_is_that_plan(case: str, plan: str) -> None:
         assert model.roles.own and len(model.served_links) == len(profiles)
     if case == "quality within budgets":
         assert model.spend_links, "the quality model has spend rows to place"
+    if case == "supplier rules":
+        assert model.prob.made_constraints, "rows made as PuLP constraints"
     if plan == "search":
         chosen = find_start(profiles, ctx.builder.terms, seconds=1.0)
     else:
