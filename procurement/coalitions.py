@@ -60,6 +60,7 @@ from procurement.optimiser import (
     init_worker,
     main_hidden_from_workers,
     make_solver,
+    probe_chains,
     probe_columns,
     process_pool_context,
     search_fits,
@@ -184,6 +185,7 @@ def _solve_with_start(
         warm_start=started,
         probe=probe_columns(model) if started and PROBE_COALITIONS else (),
         roles=model.roles,
+        chains=probe_chains(model) if started and PROBE_COALITIONS else (),
     )
     if started and isinstance(solver, pulp.PULP_CBC_CMD):
         solver.optionsDict["warmStart"] = True

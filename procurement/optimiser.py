@@ -1172,9 +1172,10 @@ def _set_basis(highs: Any, col_status: np.ndarray, row_status: np.ndarray) -> bo
 def _chain_order(
     columns: Sequence[int], start: np.ndarray, chain_of: Mapping[int, tuple[Sequence[int], int]]
 ) -> list[int]:
-    """``columns`` to probe, each chain's where its first one is, and within a
-    chain the one whose fixing fixes most of it first: the highest of those
-    at 1 in the start, the lowest of those at 0."""
+    """``columns`` in the order to probe them: each chain where its first
+    member stands, and within a chain the member whose fixing settles most
+    of it first (the highest of those at 1 in the start, the lowest of
+    those at 0)."""
     keyed = []
     group_at: dict[int, int] = {}
     for n, j in enumerate(columns):
