@@ -267,36 +267,35 @@ def _relaxation_optimum(model: Any, fixed: dict[int, float] | None = None) -> fl
     return float(relax.getInfo().objective_function_value)
 
 
+def _chains(model: Any) -> list[list[int]]:
+    return [[var.index for var in chain] for chain in optimiser.probe_chains(model)]
+
+
+def _probed(model: Any, **options: Any) -> Any:
+    """Probing (no branching) of ``model``'s root around the plan its variables hold."""
+    highs, values = loaded_highs(model)
+    return optimiser.probe_root(
+        highs, values, _columns(model), gap=0.0, deadline=1e12, branch=False, **options
+    )
+
+
 @pytest.mark.parametrize("from_roles", [False, True])
 @pytest.mark.parametrize("start", ["optimal", "costlier"])
 def test_the_root_bound_is_the_whole_relaxations(start: str, from_roles: bool) -> None:
-    """Probing first solves the relaxation with the probed binaries held at the
-    start's values, then frees them: the bound it reports for the root is the
-    whole relaxation's, not the held one's (which is the start's own cost),
-    whether it starts from HiGHS's crash basis or from the basis at the plan."""
+    """The bound probing reports for the root is the whole relaxation's, whether
+    it starts from the basis at the plan or (without one) solves the
+    relaxation with the probed binaries held at the start's values first and
+    then frees them: not the held one's (the start's own cost)."""
     ctx, profiles, model = cost_model(*_case(60, 2, 3, "collaborative"))
     model.prob.setObjective(model.total_cost)
     if start == "optimal":
         _optimum(model)
     else:
         optimiser.set_start(model, costlier_start(profiles, ctx.builder.terms))
-    highs, values = loaded_highs(model)
-    proof = optimiser.probe_root(
-        highs,
-        values,
-        _columns(model),
-        gap=0.0,
-        deadline=1e12,
-        branch=False,
-        roles=model.roles if from_roles else None,
-    )
+    proof = _probed(model, roles=model.roles if from_roles else None)
     relaxation = _relaxation_optimum(model)
     assert relaxation < proof.start_cost - 1.0  # a real gap for probing to close
     assert proof.root_bound == pytest.approx(relaxation, rel=1e-9)
-
-
-def _chains(model: Any) -> list[list[int]]:
-    return [[var.index for var in chain] for chain in optimiser.probe_chains(model)]
 
 
 @pytest.mark.parametrize(("n_sites", "seed"), [(60, 3), (60, 4), (60, 5), (150, 7)])
@@ -304,23 +303,14 @@ def _chains(model: Any) -> list[list[int]]:
 def test_each_fixing_has_its_other_side_unable_to_beat_the_start(
     n_sites: int, seed: int, chains: bool
 ) -> None:
-    """Probing tries the side of a binary the start is not on first and keeps the
+    """Probing tries the side of a binary the start is not on and keeps the
     start's side when that prunes: every binary it fixes, probed or implied
     along its chain, must have its other value bounded at the start's cost or
     above, with the other fixings held."""
     _, _, model = cost_model(*_case(n_sites, 2, seed, "collaborative"))
     model.prob.setObjective(model.total_cost)
     _optimum(model)
-    highs, values = loaded_highs(model)
-    proof = optimiser.probe_root(
-        highs,
-        values,
-        _columns(model),
-        gap=0.0,
-        deadline=1e12,
-        branch=False,
-        chains=_chains(model) if chains else (),
-    )
+    proof = _probed(model, chains=_chains(model) if chains else ())
     assert proof is not None and proof.fixings
     for j, value in proof.fixings.items():
         others = {k: v for k, v in proof.fixings.items() if k != j}
@@ -336,15 +326,7 @@ def test_a_fixing_fixes_what_it_implies_along_its_chain_without_an_lp() -> None:
     _, _, model = cost_model(*_case(150, 2, 7, "collaborative"))
     model.prob.setObjective(model.total_cost)
     _optimum(model)
-    proofs = []
-    for chains in ((), _chains(model)):
-        highs, values = loaded_highs(model)
-        proofs.append(
-            optimiser.probe_root(
-                highs, values, _columns(model), gap=0.0, deadline=1e12, branch=False, chains=chains
-            )
-        )
-    alone, chained = proofs
+    alone, chained = (_probed(model, chains=chains) for chains in ((), _chains(model)))
     assert alone.proven and chained.proven
     assert chained.lp_solves < alone.lp_solves
     assert len(chained.fixings) > len(alone.fixings)
