@@ -994,10 +994,6 @@ def probe_root(
             return cutoff
         return math.inf if status == infeasible else None
 
-    chain_of: dict[int, tuple[Sequence[int], int]] = {
-        j: (chain, position) for chain in chains for position, j in enumerate(chain)
-    }
-
     def fix(j: int, value: float) -> bool:
         """Fix ``j`` at ``value`` for every plan cheaper than the start, and what
         that implies along its chain; False when that contradicts an earlier
@@ -1016,7 +1012,7 @@ def probe_root(
     def outcome(proven: bool, bound: float) -> RootProof:
         bound = start_cost if proven else min(bound, start_cost)
         seconds = time.perf_counter() - t0
-        kept = _agreeing(fixed, start)
+        kept = _agreeing(space.fixings(fixed), start)
         return RootProof(
             proven, start_cost, bound, kept, lp_solves, seconds, start, start_cost, 0, root_bound
         )
@@ -1045,6 +1041,25 @@ def probe_root(
     bound = root_bound = solve()
     if bound is None:
         return None
+    root_solves = lp_solves
+    # From here on the relaxation may have fewer columns (``space``): the
+    # count columns that the root's reduced costs price out of every plan
+    # cheaper than the start are deleted, and what follows indexes the rest
+    space = _ColumnSpace.whole(len(start))
+    # the root's solution, read before any deletion (HiGHS then drops it)
+    values: np.ndarray | None = np.asarray(relax.getSolution().col_value)
+    if bound < cutoff:
+        space = _price_out(relax, arrays, bound, cutoff, protected=columns)
+    values = space.restrict(values)
+    root_values = values
+    probe_start = space.restrict(start)
+    lower, upper = space.restrict(lower), space.restrict(upper)
+    columns = space.indices(columns)
+    integers = space.indices(integers)
+    chains = [space.indices(chain) for chain in chains]
+    chain_of: dict[int, tuple[Sequence[int], int]] = {
+        j: (chain, position) for chain in chains for position, j in enumerate(chain)
+    }
     # probes cost a fraction of the root LP each; where many are needed the
     # start is usually not optimal, and branching gets there sooner
     root_seconds = time.perf_counter() - t0
@@ -1054,13 +1069,15 @@ def probe_root(
     )
     out_of_time = False
     while bound < cutoff and not out_of_time:
-        values = np.asarray(relax.getSolution().col_value)
+        if values is None:
+            values = np.asarray(relax.getSolution().col_value)
         fractional = [
             j for j in columns if j not in fixed and 1e-6 < values[j] - lower[j] < upper[j] - 1e-6
         ]
         if not fractional:
             break
-        fractional = _chain_order(fractional, start, chain_of)
+        fractional = _chain_order(fractional, probe_start, chain_of)
+        values = None  # the next round reads the LP last solved
         basis = relax.getBasis()
         # whether HiGHS holds ``basis`` already (setBasis would only redo its
         # factorisation): so right after it is taken or re-solved to
@@ -1079,7 +1096,10 @@ def probe_root(
             # not probed: it seldom prunes (4 times in 45 over the generated
             # portfolios' plans), and the branch and bound finds the cheaper
             # plan then
-            far, kept = (upper[j], lower[j]) if start[j] - lower[j] < 0.5 else (lower[j], upper[j])
+            if probe_start[j] - lower[j] < 0.5:
+                far, kept = upper[j], lower[j]
+            else:
+                far, kept = lower[j], upper[j]
             if not holds_basis:
                 relax.setBasis(basis)
             holds_basis = False
@@ -1127,21 +1147,26 @@ def probe_root(
     if not branch or time.perf_counter() >= search_deadline:
         return outcome(False, bound)
     # every fixing holds for any plan cheaper than the start, so the search
-    # keeps them all, and any plan it finds agrees with them
+    # keeps them all, and any plan it finds agrees with them; with no probe
+    # LP since the root (so no fixing either), it starts from the root's LP
+    solved = (root_bound, root_values) if lp_solves == root_solves else None
     tree = branch_and_bound(
         relax,
-        start,
+        probe_start,
         start_cost,
         binaries=[j for j in columns if j not in fixed],
         integers=integers.tolist(),
         tolerance=tolerance,
         deadline=search_deadline,
-        is_plan=arrays.admits,
+        is_plan=lambda x: arrays.admits(space.expand(x)),
+        chains=chains,
+        solved=solved,
     )
     lp_solves += tree.lp_solves
     seconds = time.perf_counter() - t0
     bound = tree.cost if tree.proven else min(max(bound, tree.bound), tree.cost)
-    kept = _agreeing(fixed, tree.plan)
+    plan = space.expand(tree.plan) if tree.cost < start_cost else start
+    kept = _agreeing(space.fixings(fixed), plan)
     return RootProof(
         tree.proven,
         start_cost,
@@ -1149,11 +1174,100 @@ def probe_root(
         kept,
         lp_solves,
         seconds,
-        tree.plan,
+        plan,
         tree.cost,
         tree.nodes,
         root_bound,
     )
+
+
+#: count columns are priced out of the probed relaxation only when at least
+#: this share of its columns go (deleting them costs HiGHS a rebuild)
+PRICE_OUT_MIN_SHARE = 0.02
+
+
+@dataclass(frozen=True)
+class _ColumnSpace:
+    """The probed relaxation's columns when some of the model's were deleted.
+
+    ``keep``: the model column of each relaxation column. Deleted columns sit
+    at their lower bound (``base``) in every plan the relaxation can still
+    lead to.
+    """
+
+    keep: np.ndarray
+    new_of: np.ndarray  # model column -> relaxation column, -1 when deleted
+    base: np.ndarray
+
+    @classmethod
+    def whole(cls, n: int) -> _ColumnSpace:
+        every = np.arange(n)
+        return cls(every, every, np.zeros(n))
+
+    @property
+    def deleted(self) -> np.ndarray:
+        return np.flatnonzero(self.new_of < 0)
+
+    def restrict(self, x: np.ndarray) -> np.ndarray:
+        return x[self.keep]
+
+    def expand(self, x: np.ndarray) -> np.ndarray:
+        """A relaxation vector as a model vector."""
+        full = self.base.copy()
+        full[self.keep] = x
+        return full
+
+    def indices(self, columns: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Model columns as relaxation columns (deleted ones left out)."""
+        found = self.new_of[np.asarray(columns, dtype=np.int64)]
+        return found[found >= 0]
+
+    def fixings(self, fixed: Mapping[int, float]) -> dict[int, float]:
+        """Fixings of relaxation columns, and every deleted column at its bound, by model column."""
+        out = {int(self.keep[j]): value for j, value in fixed.items()}
+        out.update((int(j), float(self.base[j])) for j in self.deleted)
+        return out
+
+
+def _price_out(
+    relax: Any, arrays: _ModelArrays, bound: float, cutoff: float, *, protected: Sequence[int]
+) -> _ColumnSpace:
+    """Delete from ``relax``, just solved to its optimum ``bound``, the integer
+    columns that no plan cheaper than ``cutoff`` can raise from zero.
+
+    Reduced-cost fixing: with the LP optimal, any plan with an integer column
+    ``j`` at ``lower + 1`` or more costs at least ``bound + d_j`` (``d_j``
+    its reduced cost), so where that reaches the cutoff the column stays at
+    its lower bound. Only columns at a lower bound of zero go (the objective
+    is unchanged without them), and none of ``protected`` (the probed
+    binaries). Why: every later LP is smaller; at 500 sites of ten
+    organisations a sixth of the columns went and each probe LP took about
+    a quarter less time. The basis stays valid (the columns were nonbasic).
+    """
+    n = len(arrays.cost)
+    whole = _ColumnSpace.whole(n)
+    solution = relax.getSolution()
+    reduced = np.asarray(solution.col_dual, dtype=float)
+    values = np.asarray(solution.col_value, dtype=float)
+    if len(reduced) != n:
+        return whole
+    margin = 1e-6 * max(1.0, abs(cutoff))
+    out = np.zeros(n, dtype=bool)
+    out[arrays.integer] = True
+    out &= (arrays.col_lower == 0) & (np.abs(values) <= 1e-9)
+    out &= reduced > cutoff - bound + margin
+    out[np.asarray(protected, dtype=np.int64)] = False
+    gone = np.flatnonzero(out)
+    if len(gone) < max(1, PRICE_OUT_MIN_SHARE * n):
+        return whole
+    import highspy
+
+    if relax.deleteCols(len(gone), gone.astype(np.int32)) != highspy.HighsStatus.kOk:
+        return whole  # pragma: no cover - HiGHS refuses only bad indices
+    keep = np.flatnonzero(~out)
+    new_of = np.full(n, -1, dtype=np.int64)
+    new_of[keep] = np.arange(len(keep))
+    return _ColumnSpace(keep, new_of, np.zeros(n))
 
 
 def _set_basis(highs: Any, col_status: np.ndarray, row_status: np.ndarray) -> bool:

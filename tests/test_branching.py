@@ -71,15 +71,20 @@ def _search(relax: Any, weights: list[int], capacity: int, **options: Any) -> An
 @given(
     items=st.lists(st.tuples(st.integers(1, 40), st.integers(1, 30)), min_size=1, max_size=9),
     share=st.floats(0.1, 0.9),
+    cuts=st.lists(st.integers(1, 8), max_size=4),
 )
 def test_branching_finds_and_proves_the_brute_force_optimum(
-    items: list[tuple[int, int]], share: float
+    items: list[tuple[int, int]], share: float, cuts: list[int]
 ) -> None:
     values, weights = [v for v, _ in items], [w for _, w in items]
     capacity = max(1, int(share * sum(weights)))
     relax = _knapsack(values, weights, capacity)
     n = len(values)
-    tree = _search(relax, weights, capacity)
+    # chains only break ties in the choice of branching column: any grouping
+    # of the columns into chains must leave the optimum found and proven
+    edges = sorted({0, n, *(c for c in cuts if c < n)})
+    chains = [list(range(a, b)) for a, b in itertools.pairwise(edges)]
+    tree = _search(relax, weights, capacity, chains=chains)
     optimum = _knapsack_optimum(values, weights, capacity)
     assert tree.proven
     assert tree.cost == pytest.approx(optimum, abs=1e-6)
@@ -99,6 +104,64 @@ def test_a_search_stopped_early_claims_nothing_and_keeps_a_valid_bound() -> None
         assert not tree.proven
         assert tree.bound <= optimum + 1e-6
         assert tree.cost >= optimum - 1e-6
+
+
+def test_a_root_solved_already_is_not_solved_again() -> None:
+    """Given the relaxation's optimum as it stands, the search starts from it:
+    the same plan and proof with one LP fewer."""
+    values, weights, capacity = [10, 13, 7, 8, 9, 11], [5, 7, 4, 4, 5, 6], 15
+    plain = _search(_knapsack(values, weights, capacity), weights, capacity)
+    relax = _knapsack(values, weights, capacity)
+    relax.run()
+    root = (relax.getInfo().objective_function_value, np.asarray(relax.getSolution().col_value))
+    given_root = _search(relax, weights, capacity, solved=root)
+    assert given_root.proven and plain.proven
+    assert given_root.cost == pytest.approx(plain.cost)
+    assert given_root.nodes == plain.nodes
+    assert given_root.lp_solves == plain.lp_solves - 1
+
+
+def test_tied_binaries_branch_on_the_latest_in_their_chain() -> None:
+    """Two binaries at one fraction: with a chain (the second implies the
+    first, as a tier its lower tier) the second is branched on first; alone,
+    the first (lowest column)."""
+    # min -x0 - 2 x1 with x1 <= x0 and x0 + x1 <= 1: the LP has x0 = x1 = 1/2
+    relax = highspy.Highs()
+    relax.setOptionValue("output_flag", False)
+    relax.setOptionValue("presolve", "off")
+    relax.addCols(2, np.array([-1.0, -2.0]), np.zeros(2), np.ones(2), 0, [], [], [])
+    inf = highspy.kHighsInf
+    relax.addRow(-inf, 0.0, 2, np.array([0, 1], dtype=np.int32), np.array([-1.0, 1.0]))
+    relax.addRow(-inf, 1.0, 2, np.array([0, 1], dtype=np.int32), np.array([1.0, 1.0]))
+    branched: list[int] = []
+    change = relax.changeColBounds
+
+    class _Spy:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(relax, name)
+
+        def changeColBounds(self, j: int, lower: float, upper: float) -> Any:  # highspy's name
+            branched.append(j)
+            return change(j, lower, upper)
+
+    def is_plan(x: np.ndarray) -> bool:
+        return bool(np.all((x == 0) | (x == 1)) and x[1] <= x[0] and x.sum() <= 1)
+
+    for chains, first in (([[0, 1]], 1), ((), 0)):
+        branched.clear()
+        tree = branch_and_bound(
+            _Spy(),
+            np.zeros(2),
+            0.0,
+            binaries=[0, 1],
+            integers=[0, 1],
+            tolerance=1e-6,
+            deadline=math.inf,
+            is_plan=is_plan,
+            chains=chains,
+        )
+        assert tree.proven and tree.cost == pytest.approx(-1.0)
+        assert branched[0] == first
 
 
 def test_an_lp_solution_that_fails_the_plan_check_is_not_taken_as_a_plan() -> None:
