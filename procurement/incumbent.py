@@ -336,6 +336,18 @@ def find_start(
     Returns ``{profile index: {(pair index, wifi index or -1): sites}}``, or
     None when some profile has no combo at all. ``seconds`` caps the search.
     """
+    found = find_priced_start(profiles, terms, seconds=seconds)
+    return None if found is None else found[0]
+
+
+def find_priced_start(
+    profiles: Sequence[ProfileOptions],
+    terms: dict[str, SupplierTerms],
+    *,
+    seconds: float = 1.0,
+) -> tuple[dict[int, dict[Combo, int]], float] | None:
+    """:func:`find_start`'s plan and its cost (one-off, discounted recurring and
+    fees), so a caller weighing it against another plan need not price it."""
     if not profiles:
         return None
     deadline = time.perf_counter() + seconds
@@ -396,7 +408,7 @@ def find_start(
     for i in np.nonzero(counts)[0]:
         g = int(combos.profile[i])
         start.setdefault(g, {})[(int(combos.pair[i]), int(combos.wifi[i]))] = int(counts[i])
-    return start
+    return start, float(best)
 
 
 def _upper_hull(cost: np.ndarray, quality: np.ndarray) -> list[int]:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from procurement import optimiser
 from procurement.costing import price
-from procurement.incumbent import _upper_hull, find_quality_start, find_start
+from procurement.incumbent import _upper_hull, find_priced_start, find_quality_start, find_start
 from procurement.inputs import load_catalog
 from procurement.models import VolumeTier
 
@@ -72,6 +72,10 @@ def test_start_is_a_valid_plan_priced_as_the_spec_prices_it(
     scn = scn.model_copy(update={"route": route})
     ctx, profiles, model, start = _loaded(sample_catalog, sites, scn, orgs)
     _assert_valid_start(ctx, profiles, model, start)
+    # the cost the search gives with its plan is the model's (so the SPEC's) cost of it
+    priced = find_priced_start(profiles, ctx.builder.terms)
+    assert priced is not None and priced[0] == start
+    assert priced[1] == pytest.approx(pulp.value(model.total_cost), rel=1e-9, abs=1e-6)
     # the MILP proves the optimum: the start can only be matched or beaten
     plan = optimiser.solve(sample_catalog, sites, scn.model_copy(update={"budget": None}))
     assert plan.total_cost <= pulp.value(model.total_cost) + 0.01
