@@ -515,3 +515,43 @@ def test_branching_along_chains_proves_the_same_plan_in_fewer_nodes() -> None:
     assert chained.proven and alone.proven
     assert chained.cost == pytest.approx(alone.cost, abs=0.01)
     assert chained.nodes < alone.nodes
+
+
+def test_probes_stopped_by_their_iteration_cap_prune_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A probe stopped at its iteration cap has no bound: it fixes nothing, and
+    probing then branching still proves the same optimum. With a cap of one
+    iteration most probes stop there; the whole-relaxation root is uncapped."""
+    import highspy
+
+    from procurement import branching
+
+    _, _, model = cost_model(*_case(150, 2, 7, "collaborative"))
+    model.prob.setObjective(model.total_cost)
+    optimum = _optimum(model)
+    statuses: list[Any] = []
+
+    def spy(relax: Any, deadline: float) -> Any:
+        statuses.append(branching.run_lp(relax, deadline))
+        return statuses[-1]
+
+    monkeypatch.setattr(optimiser, "run_lp", spy)
+    monkeypatch.setattr(optimiser, "PROBE_ITERATION_SHARE", 0.0)
+    monkeypatch.setattr(optimiser, "PROBE_MIN_ITERATIONS", 1)
+    highs, values = loaded_highs(model)
+    capped = optimiser.probe_root(
+        highs, values, _columns(model), gap=0.0, deadline=1e12, chains=_chains(model)
+    )
+    stopped = statuses.count(highspy.HighsModelStatus.kIterationLimit)
+    assert stopped > 0
+    assert statuses[0] == highspy.HighsModelStatus.kOptimal  # the root ran whole
+    assert capped.proven and capped.cost == pytest.approx(optimum, abs=0.01)
+    # the branching ran after probing, on LPs without the cap (a capped
+    # branching LP would have left the search unproven)
+    assert capped.nodes > 0
+    for j, value in capped.fixings.items():
+        if j in set(_columns(model)):
+            others = {k: v for k, v in capped.fixings.items() if k != j}
+            far_side = _relaxation_optimum(model, {**others, j: 1.0 - value})
+            assert far_side >= capped.start_cost - optimiser.PROOF_TOLERANCE - 1e-6
