@@ -164,7 +164,12 @@ def test_properties_on_generated_consortia(instance: tuple) -> None:
     assert_game_properties(r)
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomized: a bound of three standard errors fails for about one player in
+# 300 by chance, and a search over instances and seeds finds such a case
+# (hypothesis did: four one-site organisations, seed 192, 3.7 errors off)
+@settings(
+    max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(consortia(min_orgs=4, max_orgs=4), st.integers(0, 2**16))
 def test_sampled_shapley_within_three_standard_errors(instance: tuple, seed: int) -> None:
     cat, sites = instance
