@@ -105,7 +105,7 @@ def branch_and_bound(
     fraction together, and raising the highest raises the rest with it
     through the tier-order rows, where raising the lowest first changed
     nothing and cost a node per tier (a thousand sites of ten organisations:
-    272 LPs to 178 over ten five-organisation coalitions).
+    272 LPs to 184 over ten five-organisation coalitions).
 
     ``solved``: the relaxation's optimum as it stands, when the caller has
     just solved it (its bound and column values), so the root is not

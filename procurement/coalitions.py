@@ -376,7 +376,7 @@ class CoalitionEngine:
         if search_fits(self.scenario):
             # the local search's plan, where it beats the best union of sub-coalitions
             # (priced by the search itself: setting it on the model and reading
-            # the cost back took an eighth of a five-organisation coalition's solve)
+            # the cost back cost a few percent of a five-organisation coalition's solve)
             found = find_priced_start(profiles, self.builder.terms, seconds=1.0)
             if found is not None and (plan is None or found[1] < start_cost - 1e-6):
                 plan = found[0]
