@@ -378,8 +378,10 @@ class CoalitionEngine:
             # (priced by the search itself: setting it on the model and reading
             # the cost back cost a few percent of a five-organisation coalition's solve)
             found = find_priced_start(profiles, self.builder.terms, seconds=1.0)
-            if found is not None and (plan is None or found[1] < start_cost - 1e-6):
-                plan = found[0]
+            if found is not None:
+                searched, searched_cost = found
+                if plan is None or searched_cost < start_cost - 1e-6:
+                    plan = searched
         if plan is not None:
             set_start(model, plan)
         status = _solve_with_start(

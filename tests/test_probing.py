@@ -464,7 +464,7 @@ def test_column_space_maps_between_the_model_and_the_smaller_relaxation() -> Non
     keep = np.array([0, 2, 3, 6])
     new_of = np.full(7, -1)
     new_of[keep] = np.arange(4)
-    space = optimiser._ColumnSpace(keep, new_of, np.zeros(7))
+    space = optimiser._ColumnSpace(keep, new_of)
     x = np.arange(7, dtype=float) + 1.0
     assert space.restrict(x).tolist() == [1.0, 3.0, 4.0, 7.0]
     assert space.expand(np.array([9.0, 8.0, 7.0, 6.0])).tolist() == [9, 0, 8, 7, 0, 0, 6]
