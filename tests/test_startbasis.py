@@ -150,3 +150,22 @@ def test_a_basis_highs_refuses_leaves_probing_to_start_from_the_plan(monkeypatch
     assert all(p is not None and p.proven for p in proofs)
     assert proofs[0].root_bound == pytest.approx(proofs[1].root_bound, rel=1e-9)
     assert proofs[0].start_cost == proofs[1].start_cost
+
+
+def test_the_basis_is_handed_over_as_highs_own() -> None:
+    """The plan's basis goes to HiGHS as its own, not *alien*: HiGHS checks
+    its size but does not factorise it to repair it (a quarter of probing's
+    set-up at 500 sites). So a basis with one basic column too few, of the
+    right size, is refused (an alien one HiGHS would repair and accept), and
+    the plan's own basis, with one basic column or slack per row, is taken."""
+    sites, organisations, scenario = generated_inputs(60, 2, 3)
+    ctx, profiles, model = cost_model(sample_catalog(), sites, scenario, organisations)
+    highs, start = _loaded(model, find_start(profiles, ctx.builder.terms, seconds=1.0))
+    arrays = optimiser._ModelArrays.of(highs.getLp())
+    col, row = model.roles.statuses(start, arrays)
+    basic = 1  # HiGHS's kBasic
+    assert np.count_nonzero(col == basic) + np.count_nonzero(row == basic) == len(row)
+    assert optimiser._set_basis(_relaxation(highs), col, row)
+    short = row.copy()
+    short[np.flatnonzero(short == basic)[0]] = 0  # a basic slack made nonbasic at its lower
+    assert not optimiser._set_basis(_relaxation(highs), col, short)
