@@ -368,6 +368,37 @@ def test_expressions_sum_repeated_variables() -> None:
     assert optimiser._expr([]).constant == 0.0
 
 
+
+@pytest.mark.parametrize(
+    ("name", "low", "up", "cat"),
+    [
+        ("x_1_2", 0, 5, optimiser.pulp.LpInteger),
+        ("y_3_britannia-networks", 0, 4, optimiser.pulp.LpContinuous),
+        ("use_0", None, None, optimiser.pulp.LpBinary),
+        ("disc_1", 0, None, optimiser.pulp.LpContinuous),
+        ("free", None, None, optimiser.pulp.LpContinuous),
+        ("odd name[1]->a/b+c", 1.5, 2.5, optimiser.pulp.LpInteger),
+    ],
+)
+def test_variables_are_made_as_pulp_makes_them(name, low, up, cat) -> None:
+    """The problem makes its variables without PuLP's constructor, for speed: every
+    attribute is the constructor's (so a PuLP release that adds one fails here),
+    the variable is registered once, and a bound PuLP refuses is refused."""
+    prob = optimiser.PlanningProblem("t")
+    made = prob.add_variable(name, low, up, cat)
+    pulps = optimiser.pulp.LpVariable(name, low, up, cat, _skip_v4_deprecation=True)
+    assert made.hash == id(made) and hash(made) == id(made)
+    assert {k: v for k, v in vars(made).items() if k != "hash"} == {
+        k: v for k, v in vars(pulps).items() if k != "hash"
+    }
+    assert made.name == pulps.name
+    assert prob.variables() == [made]
+    with pytest.raises(optimiser.pulp.PulpError):
+        prob.add_variable("inf", 0, float("inf"))
+    with pytest.raises(optimiser.pulp.PulpError):
+        optimiser.pulp.LpVariable("inf", 0, float("inf"), _skip_v4_deprecation=True)
+
+
 @pytest.mark.parametrize(
     "fields",
     [
