@@ -13,6 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages import _shared
+from procurement.blas import use_one_blas_thread
 
 HERE = Path(__file__).resolve().parent
 
@@ -21,6 +22,7 @@ st.set_page_config(
     page_icon=":material/lan:",
     layout="wide",
 )
+use_one_blas_thread()
 _shared.init_state()
 
 home = st.Page("app_pages/home.py", title="Start here", icon=":material/home:", default=True)

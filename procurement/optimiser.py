@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 import pulp
 
+from procurement.blas import use_one_blas_thread
 from procurement.branching import branch_and_bound, run_lp
 from procurement.costing import party_of, price
 from procurement.errors import InputError, Problem
@@ -2390,9 +2391,11 @@ def exit_when_parent_dies(parent: int, every: float = PARENT_CHECK_S) -> None:
 
 
 def init_worker(parent: int) -> None:
-    """A worker process's set-up: it ends with ``parent`` and runs HiGHS on one thread."""
+    """A worker process's set-up: it ends with ``parent`` and runs HiGHS and BLAS
+    on one thread each (see :mod:`procurement.blas`)."""
     exit_when_parent_dies(parent)
     pin_highs_to_one_thread()
+    use_one_blas_thread()
 
 
 def process_pool_context(preload: str) -> Any:
