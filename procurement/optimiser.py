@@ -754,18 +754,17 @@ class PlanningProblem(pulp.LpProblem):
             if bound is not None and not math.isfinite(bound):
                 raise pulp.PulpError(f"The bounds of a variable must be finite, got {bound}")
         var = object.__new__(pulp.LpVariable)
-        var.__dict__.update(
-            _LpElement__name=str(name).translate(_NAME_FIX),
-            hash=id(var),
-            modified=True,
-            _lowbound_original=lowBound,
-            lowBound=lowBound,
-            _upbound_original=upBound,
-            upBound=upBound,
-            cat=cat,
-            varValue=None,
-            dj=None,
-        )
+        # one by one, in the constructor's order, so the instance dictionaries
+        # share their keys as the constructor's do (a dict.update made each
+        # its own table: 200 MB more at 416,000 variables)
+        var._LpElement__name = str(name).translate(_NAME_FIX)
+        var.hash = id(var)
+        var.modified = True
+        var._lowbound_original = var.lowBound = lowBound
+        var._upbound_original = var.upBound = upBound
+        var.cat = cat
+        var.varValue = None
+        var.dj = None
         self._variables.append(var)
         self._variable_ids[var.hash] = var
         return var

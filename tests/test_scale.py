@@ -383,7 +383,8 @@ def test_expressions_sum_repeated_variables() -> None:
 def test_variables_are_made_as_pulp_makes_them(name, low, up, cat) -> None:
     """The problem makes its variables without PuLP's constructor, for speed: every
     attribute is the constructor's (so a PuLP release that adds one fails here),
-    the variable is registered once, and a bound PuLP refuses is refused."""
+    stored as compactly, the variable is registered once, and a bound PuLP
+    refuses is refused."""
     prob = optimiser.PlanningProblem("t")
     made = prob.add_variable(name, low, up, cat)
     pulps = optimiser.pulp.LpVariable(name, low, up, cat, _skip_v4_deprecation=True)
@@ -392,6 +393,8 @@ def test_variables_are_made_as_pulp_makes_them(name, low, up, cat) -> None:
         k: v for k, v in vars(pulps).items() if k != "hash"
     }
     assert made.name == pulps.name
+    # the same memory: attributes stored as the constructor stores them (key-sharing)
+    assert sys.getsizeof(vars(made)) == sys.getsizeof(vars(pulps))
     assert prob.variables() == [made]
     with pytest.raises(optimiser.pulp.PulpError):
         prob.add_variable("inf", 0, float("inf"))
