@@ -52,7 +52,7 @@ def several_threads() -> int:
         # a worker process (coalitions, parallel party solves)
         "import os\nfrom procurement.optimiser import init_worker\ninit_worker(os.getpid())",
         # the hscn-procure command
-        "from procurement.cli import main\nmain(['--version'])",
+        "from procurement.cli import main\nmain(['validate', 'catalog'])",
         # the Streamlit app, as it opens
         "from streamlit.testing.v1 import AppTest\nAppTest.from_file('app.py').run(timeout=60)",
     ],

@@ -37,7 +37,6 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import procurement
-from procurement.blas import use_one_blas_thread
 from procurement.cli import common
 
 #: Subcommand modules of this package, in the order ``--help`` lists them.
@@ -73,7 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), run the command, return its exit status."""
-    use_one_blas_thread()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

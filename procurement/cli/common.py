@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from procurement.blas import use_one_blas_thread
 from procurement.errors import InputError, Problem
 from procurement.exports import write_atomic
 from procurement.models import Objective, Route
@@ -325,6 +326,7 @@ def run_command(args: argparse.Namespace) -> int:
     errors get one line (and the traceback only with ``--verbose``).
     """
     verbose = bool(getattr(args, "verbose", False))
+    use_one_blas_thread()  # see procurement.blas (here, not for --help: it loads numpy)
     try:
         return int(args.run(args))
     except InputError as exc:
