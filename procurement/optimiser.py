@@ -1108,9 +1108,10 @@ def probe_root(
     # cheaper than the start are deleted, and what follows indexes the rest
     space = _ColumnSpace.whole(len(start))
     # the root's solution, read before any deletion (HiGHS then drops it)
-    values: np.ndarray | None = np.asarray(relax.getSolution().col_value)
+    solution = relax.getSolution()
+    values: np.ndarray | None = np.asarray(solution.col_value, dtype=float)
     if bound < cutoff:
-        space = _price_out(relax, arrays, bound, cutoff, protected=columns)
+        space = _price_out(relax, arrays, solution, values, bound, cutoff, protected=columns)
     values = space.restrict(values)
     root_values = values
     probe_start = space.restrict(start)
@@ -1290,10 +1291,18 @@ class _ColumnSpace:
 
 
 def _price_out(
-    relax: Any, arrays: _ModelArrays, bound: float, cutoff: float, *, protected: Sequence[int]
+    relax: Any,
+    arrays: _ModelArrays,
+    solution: Any,
+    values: np.ndarray,
+    bound: float,
+    cutoff: float,
+    *,
+    protected: Sequence[int],
 ) -> _ColumnSpace:
-    """Delete from ``relax``, just solved to its optimum ``bound``, the integer
-    columns that no plan cheaper than ``cutoff`` can raise from zero.
+    """Delete from ``relax``, just solved to its optimum ``bound`` (its
+    ``solution``, whose column values the caller has read as ``values``), the
+    integer columns that no plan cheaper than ``cutoff`` can raise from zero.
 
     Reduced-cost fixing: with the LP optimal, any plan with an integer column
     ``j`` at ``lower + 1`` or more costs at least ``bound + d_j`` (``d_j``
@@ -1306,9 +1315,7 @@ def _price_out(
     """
     n = len(arrays.cost)
     whole = _ColumnSpace.whole(n)
-    solution = relax.getSolution()
     reduced = np.asarray(solution.col_dual, dtype=float)
-    values = np.asarray(solution.col_value, dtype=float)
     if len(reduced) != n:
         return whole
     margin = 1e-6 * max(1.0, abs(cutoff))
