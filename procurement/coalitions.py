@@ -49,10 +49,12 @@ import pulp
 
 from procurement.costing import price
 from procurement.gcpause import without_gc
-from procurement.incumbent import find_priced_start
+from procurement.incumbent import FlatProfiles, find_priced_start
 from procurement.models import Catalog, Organisation, Route, Scenario, Site
 from procurement.optimiser import (
+    PROBE_TIME_SHARE,
     HighsSolver,
+    Profile,
     available_cpus,
     build_model,
     build_profiles,
@@ -62,6 +64,7 @@ from procurement.optimiser import (
     make_solver,
     probe_chains,
     probe_columns,
+    probe_root,
     process_pool_context,
     search_fits,
     set_start,
@@ -70,6 +73,7 @@ from procurement.optimiser import (
 )
 from procurement.options import Bundle, BundleBuilder, eligible_suppliers, term_months
 from procurement.plan import Plan
+from procurement.submodel import ModelTemplate, coalition_profiles, cuttable
 
 __all__ = [
     "MAX_WARM_STARTS",
@@ -252,6 +256,11 @@ class CoalitionEngine:
             if site.site_id not in servable:
                 self.unservable_mask |= 1 << int(self.site_bit[k])
         self._builders: dict[Route, BundleBuilder] = {Route.COLLABORATIVE: self.builder}
+        #: the consortium's model, coalitions' models are cut from (made when first needed)
+        self._template: _Template | None = None
+        self._template_made = False
+        #: coalitions whose cut model did not settle them (solved as built models instead)
+        self.cut_fallbacks = 0
 
     # ----------------------------------------------------------------- coalitions and choices
 
@@ -366,13 +375,19 @@ class CoalitionEngine:
         if mask & self.unservable_mask or not mask:
             return CoalitionOutcome(mask, None, "infeasible", time.perf_counter() - t0), None
         members = self.site_indices(mask)
+        start, start_cost = self._best_start(members, starts)
+        template = self._cut_template()
+        if template is not None:
+            settled = self._solve_cut(template, mask, start, start_cost, t0)
+            if settled is not None:
+                return settled
+            self.cut_fallbacks += 1
         sites = [self.sites[k] for k in members]
         profiles = build_profiles(sites, self.scenario, self.builder)
         model = build_model(
             profiles, self.builder.terms, self.scenario, total_budget=None, party_budgets={}
         )
-        start, start_cost = self._best_start(members, starts)
-        plan = None if start is None else _start_plan(model, start, self)
+        plan = None if start is None else _start_plan(model.profiles, start, self)
         if search_fits(self.scenario):
             # the local search's plan, where it beats the best union of sub-coalitions
             # (priced by the search itself: setting it on the model and reading
@@ -388,7 +403,8 @@ class CoalitionEngine:
             model,
             self.solver,
             started=plan is not None,
-            time_limit=self.scenario.time_limit_s,
+            # what a cut model's attempt left of the time limit
+            time_limit=max(self.scenario.time_limit_s - (time.perf_counter() - t0), 1.0),
             gap=self.scenario.mip_gap,
         )
         warm = plan is not None
@@ -403,6 +419,61 @@ class CoalitionEngine:
         choice = self.choice_of_bundles(bundles)
         outcome = CoalitionOutcome(mask, priced.total_cost, status, time.perf_counter() - t0, warm)
         return outcome, choice
+
+    def _cut_template(self) -> _Template | None:
+        """The consortium's model to cut coalitions' from, where that is how they are solved."""
+        if not PROBE_COALITIONS:  # the cut model is solved only by probing and branching
+            return None
+        if not self._template_made:
+            self._template_made = True
+            if self.solver == "highs" and cuttable(self.scenario):
+                self._template = _Template.of(self)
+        return self._template
+
+    def _solve_cut(
+        self,
+        template: _Template,
+        mask: int,
+        start: np.ndarray | None,
+        start_cost: float,
+        t0: float,
+    ) -> tuple[CoalitionOutcome, np.ndarray] | None:
+        """Solve ``mask`` on a model cut from the consortium's: its root probed and
+        branched on around the cheapest start, as a built model's would be. None
+        when that does not settle it (no start, or no proof in its share of the
+        time limit): the coalition is then solved on a built model."""
+        model = template.model
+        counts, kept, site_lists = template.members(mask)
+        site_ids = [[self.sites[k].site_id for k in ks] for ks in site_lists]
+        profiles = coalition_profiles(model, kept, site_ids)
+        plan = None if start is None else _start_plan(profiles, start, self)
+        if search_fits(self.scenario):
+            flat = template.flat.subset(kept, counts[kept])
+            found = find_priced_start(profiles, self.builder.terms, seconds=1.0, flat=flat)
+            if found is not None and (plan is None or found[1] < start_cost - 1e-6):
+                plan = found[0]
+        if plan is None:
+            return None
+        cut = model.cut(counts)
+        values = model.values({int(kept[i]): combos for i, combos in plan.items()})
+        limit = min(self.scenario.time_limit_s, 3600.0)
+        with solver_output_to_stderr():
+            proof = probe_root(
+                cut.arrays.relaxation(),
+                values[cut.columns],
+                cut.probe,
+                gap=self.scenario.mip_gap,
+                deadline=t0 + PROBE_TIME_SHARE * limit,
+                effort=COALITION_PROBE_EFFORT,
+                arrays=cut.arrays,
+                roles=cut.roles,
+                chains=cut.chains,
+            )
+        if proof is None or not proof.proven:
+            return None
+        choice = template.hand_out(self, cut.expand(proof.plan, model.n_columns), mask)
+        cost = self.choice_cost(choice)
+        return CoalitionOutcome(mask, cost, "optimal", time.perf_counter() - t0, True), choice
 
     def _best_start(
         self, members: np.ndarray, starts: Sequence[np.ndarray]
@@ -453,17 +524,121 @@ class CoalitionEngine:
         return plan, choice
 
 
+class _Template:
+    """The consortium's model (:class:`~procurement.submodel.ModelTemplate`), with
+    its profiles' sites, pairs and wifi laid end to end, to read coalitions off it."""
+
+    def __init__(self, model: ModelTemplate, engine: CoalitionEngine) -> None:
+        self.model = model
+        profiles = model.profiles
+        n_profiles = len(profiles)
+        #: every profile's sites (engine indices, site-id order), profile after profile
+        self.sites = np.array(
+            [engine.index[sid] for p in profiles for sid in p.site_ids], dtype=np.int64
+        )
+        self.site_profile = np.repeat(np.arange(n_profiles), [p.count for p in profiles])
+        self.site_bits = engine.site_bit[self.sites]
+
+        def position(candidate: Any) -> int:
+            return -1 if candidate is None else engine._offering_pos[candidate.offering.id]
+
+        # every profile's pairs end to end: count column and offerings
+        self.pair_columns = np.concatenate([*model.pair_columns, np.zeros(0, np.int64)])
+        self.pair_profile = np.repeat(
+            np.arange(n_profiles), [len(c) for c in model.pair_columns]
+        )
+        self.pair_primary = np.array(
+            [position(b.primary) for p in profiles for b in p.pairs], dtype=np.int32
+        )
+        self.pair_secondary = np.array(
+            [position(b.secondary) for p in profiles for b in p.pairs], dtype=np.int32
+        )
+        # wifi classes end to end: each pair's class and rank (class, then its place
+        # in the class), and each class's wifi count columns and offerings
+        first_pair = np.concatenate(([0], np.cumsum([len(c) for c in model.pair_columns])))
+        self.pair_class = np.full(len(self.pair_columns), -1, dtype=np.int64)
+        self.pair_rank = np.full(len(self.pair_columns), -1, dtype=np.int64)
+        wifi_columns: list[int] = []
+        wifi_offerings: list[int] = []
+        wifi_class: list[int] = []
+        n_classes = rank = 0
+        for g, classes in enumerate(model.wifi_classes):
+            for members, transport in classes:
+                for j in members:
+                    self.pair_class[first_pair[g] + j] = n_classes
+                    self.pair_rank[first_pair[g] + j] = rank
+                    rank += 1
+                wifi_columns.extend(int(t) for t in transport)
+                wifi_offerings.extend(position(w) for w in profiles[g].wifis)
+                wifi_class.extend([n_classes] * len(transport))
+                n_classes += 1
+        self.n_classes = n_classes
+        self.wifi_columns = np.array(wifi_columns, dtype=np.int64)
+        self.wifi_offerings = np.array(wifi_offerings, dtype=np.int32)
+        self.wifi_class = np.array(wifi_class, dtype=np.int64)
+        #: the local search's arrays for every profile, cut down for each coalition
+        self.flat = FlatProfiles.of(profiles, engine.builder.terms)
+
+    @classmethod
+    def of(cls, engine: CoalitionEngine) -> _Template:
+        profiles = build_profiles(engine.sites, engine.scenario, engine.builder)
+        model = build_model(
+            profiles, engine.builder.terms, engine.scenario, total_budget=None, party_budgets={}
+        )
+        return cls(ModelTemplate(model), engine)
+
+    def members(self, mask: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Sites per template profile in coalition ``mask``; the profiles it has
+        sites in; and those sites (engine indices, site-id order) per such profile."""
+        member = (mask >> self.site_bits) & 1 == 1
+        counts = np.bincount(self.site_profile[member], minlength=len(self.model.profiles))
+        kept = np.flatnonzero(counts)
+        site_lists = np.split(self.sites[member], np.cumsum(counts[kept])[:-1])
+        return counts, kept, site_lists
+
+    def hand_out(self, engine: CoalitionEngine, values: np.ndarray, mask: int) -> np.ndarray:
+        """The plan ``values`` (template columns) for coalition ``mask`` as a
+        choice: each profile's pair counts handed out to its member sites in
+        site-id order, then each wifi class's wifi counts to the class's sites
+        in the order of its pairs, as :func:`chosen_bundles` hands them out."""
+        member = (mask >> self.site_bits) & 1 == 1
+        sites = self.sites[member]
+        pairs = np.rint(values[self.pair_columns]).astype(np.int64)
+        n_profiles = len(self.model.profiles)
+        if np.any(pairs < 0) or not np.array_equal(
+            np.bincount(self.pair_profile, weights=pairs, minlength=n_profiles),
+            np.bincount(self.site_profile[member], minlength=n_profiles),
+        ):
+            raise RuntimeError("a plan's pair counts do not match its profiles' sites")
+        site_pair = np.repeat(np.arange(len(pairs)), pairs)
+        choice = engine.empty_choice()
+        choice[sites, 0] = self.pair_primary[site_pair]
+        choice[sites, 1] = self.pair_secondary[site_pair]
+        if self.n_classes:
+            in_class = self.pair_class[site_pair] >= 0
+            order = np.argsort(self.pair_rank[site_pair[in_class]], kind="stable")
+            class_sites = sites[in_class][order]
+            wifis = np.rint(values[self.wifi_columns]).astype(np.int64)
+            if np.any(wifis < 0) or not np.array_equal(
+                np.bincount(self.wifi_class, weights=wifis, minlength=self.n_classes),
+                np.bincount(self.pair_class[site_pair[in_class]], minlength=self.n_classes),
+            ):
+                raise RuntimeError("a plan's wifi counts do not match its classes' sites")
+            choice[class_sites, 2] = np.repeat(self.wifi_offerings, wifis)
+        return choice
+
+
 def _start_plan(
-    model: Any, choice: np.ndarray, engine: CoalitionEngine
+    profiles: Sequence[Profile], choice: np.ndarray, engine: CoalitionEngine
 ) -> dict[int, dict[tuple[int, int], int]] | None:
-    """``choice`` as a plan for ``model`` in :func:`set_start`'s form.
+    """``choice`` as a plan over ``profiles`` in :func:`set_start`'s form.
 
     Per profile: sites per (pair index, wifi index or -1). Returns None, so
-    the choice is not used, when it does not fit the model's options.
+    the choice is not used, when it does not fit the profiles' options.
     """
     plan: dict[int, dict[tuple[int, int], int]] = {}
     ids = engine.offering_ids
-    for g, profile in enumerate(model.profiles):
+    for g, profile in enumerate(profiles):
         pair_at = {
             (p.primary.offering.id, None if p.secondary is None else p.secondary.offering.id): j
             for j, p in enumerate(profile.pairs)

@@ -60,6 +60,8 @@ class _Combos:
     use_key: np.ndarray  # (C, 3) distinct keys the combo counts a site towards; -1 none
     start: np.ndarray  # first combo of each profile
     size: np.ndarray  # sites per profile
+    met: np.ndarray  # every key as flattening looked it up, profile after profile
+    met_first: np.ndarray  # where each profile's lookups start in ``met``
 
 
 class _Keys:
@@ -111,9 +113,12 @@ def _flatten(
 ) -> tuple[_Combos, _Keys]:
     """Every (pair, wifi) combo of every profile as arrays; pairs and wifis crossed in numpy."""
     key_index: dict[tuple[str, str], int] = {}
+    met: list[int] = []  # every key looked up, in order: how a subset numbers its keys
 
     def key(party: str, supplier: str) -> int:
-        return key_index.setdefault((party, supplier), len(key_index))
+        k = key_index.setdefault((party, supplier), len(key_index))
+        met.append(k)
+        return k
 
     def charge(party: str, supplier: str, recurring: float) -> tuple[int, float, float]:
         """(key, list recurring that tiers discount, recurring after a flat discount)."""
@@ -135,7 +140,9 @@ def _flatten(
     n_pairs: list[int] = []
     n_wifis: list[int] = []
     size: list[int] = []
+    met_first: list[int] = []
     for profile in profiles:
+        met_first.append(len(met))
         size.append(profile.count)
         party = profile.party
         for pair in profile.pairs:
@@ -194,8 +201,59 @@ def _flatten(
         use_key=ukey,
         start=start,
         size=np.array(size, dtype=np.int64),
+        met=np.array(met, dtype=np.int64),
+        met_first=np.array(met_first, dtype=np.int64),
     )
     return combos, _Keys(list(key_index), terms)
+
+
+@dataclass(frozen=True)
+class FlatProfiles:
+    """Profiles' combos as arrays, made once, for searches over subsets of the
+    profiles with fewer sites (a consortium's coalitions): flattening them
+    again each time cost as much as the search."""
+
+    combos: _Combos
+    keys: _Keys
+    terms: dict[str, SupplierTerms]
+
+    @classmethod
+    def of(
+        cls, profiles: Sequence[ProfileOptions], terms: dict[str, SupplierTerms]
+    ) -> FlatProfiles:
+        combos, keys = _flatten(profiles, terms)
+        return cls(combos, keys, terms)
+
+    def subset(self, kept: np.ndarray, sizes: np.ndarray) -> tuple[_Combos, _Keys]:
+        """The combos and keys :func:`_flatten` makes for profiles ``kept`` (ascending
+        indices) with ``sizes`` sites: the same arrays, keys numbered as first met."""
+        c = self.combos
+        kept = np.asarray(kept, dtype=np.int64)
+        new_profile = np.full(len(c.size), -1, dtype=np.int64)
+        new_profile[kept] = np.arange(len(kept))
+        chosen = new_profile[c.profile] >= 0
+        ends = np.append(c.met_first[1:], len(c.met))
+        met = np.concatenate([c.met[c.met_first[g] : ends[g]] for g in kept] or [c.met[:0]])
+        _, first = np.unique(met, return_index=True)
+        order = met[np.sort(first)]  # old keys, in the order the subset meets them
+        new_key = np.full(len(self.keys.keys) + 1, -1, dtype=np.int64)  # [-1] stays -1
+        new_key[order] = np.arange(len(order))
+        per_profile = np.bincount(new_profile[c.profile[chosen]], minlength=len(kept))
+        combos = _Combos(
+            profile=new_profile[c.profile[chosen]],
+            pair=c.pair[chosen],
+            wifi=c.wifi[chosen],
+            one_off=c.one_off[chosen],
+            fixed_rec=c.fixed_rec[chosen],
+            rec_key=new_key[c.rec_key[chosen]],
+            rec=c.rec[chosen],
+            use_key=new_key[c.use_key[chosen]],
+            start=_firsts(per_profile),
+            size=np.asarray(sizes, dtype=np.int64),
+            met=new_key[met],
+            met_first=_firsts(np.diff(np.append(c.met_first, len(c.met)))[kept]),
+        )
+        return combos, _Keys([self.keys.keys[k] for k in order], self.terms)
 
 
 class _Search:
@@ -345,13 +403,15 @@ def find_priced_start(
     terms: dict[str, SupplierTerms],
     *,
     seconds: float = 1.0,
+    flat: tuple[_Combos, _Keys] | None = None,
 ) -> tuple[dict[int, dict[Combo, int]], float] | None:
     """:func:`find_start`'s plan and its cost (one-off, discounted recurring and
-    fees), so a caller weighing it against another plan need not price it."""
+    fees), so a caller weighing it against another plan need not price it.
+    ``flat``: the profiles' combos and keys, if already made (:class:`FlatProfiles`)."""
     if not profiles:
         return None
     deadline = time.perf_counter() + seconds
-    combos, keys = _flatten(profiles, terms)
+    combos, keys = _flatten(profiles, terms) if flat is None else flat
     if len(np.unique(combos.profile)) != len(profiles):
         return None
     search = _Search(combos, keys)

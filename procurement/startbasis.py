@@ -103,6 +103,97 @@ class RowRoles:
 
     def statuses(self, start: np.ndarray, arrays: ModelArrays) -> tuple[np.ndarray, np.ndarray]:
         """Column and row statuses (HiGHS's codes) of the basis at plan ``start``."""
+        return self.indexed().statuses(start, arrays)
+
+    def indexed(self) -> IndexedRoles:
+        """The roles by column index (the variables' ``index``, set when the
+        model was handed to HiGHS)."""
+        serve = _Groups.of(self.serve_rows, self.serve_counts)
+        wifi = _Groups.of(self.wifi_rows, self.wifi_counts)
+        return IndexedRoles(
+            serve=serve,
+            wifi=wifi,
+            own_rows=np.asarray(self.own_rows, dtype=np.int64),
+            own_columns=_indices(self.own_columns),
+            rate_rows=np.asarray(self.rate_rows, dtype=np.int64),
+            tier_rows=np.asarray(self.tier_rows, dtype=np.int64),
+            discounts=_indices(self.discounts),
+            tiers=_indices(self.tiers),
+        )
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """Rows each with a group of columns, the groups end to end."""
+
+    rows: np.ndarray
+    columns: np.ndarray
+    segment: np.ndarray  # per column: its group
+    firsts: np.ndarray  # where each group starts
+
+    @classmethod
+    def of(cls, rows: list[int], groups: list[list[Any]]) -> _Groups:
+        columns, segment, firsts = _segments(groups)
+        return cls(np.asarray(rows, dtype=np.int64), columns, segment, firsts)
+
+    def restrict(self, col_new: np.ndarray, row_new: np.ndarray) -> _Groups:
+        """The groups whose rows are kept, renumbered (their columns are kept with them)."""
+        kept = row_new[self.rows] >= 0
+        in_kept = kept[self.segment]
+        lengths = np.bincount(self.segment, minlength=len(self.rows))[kept]
+        firsts = np.zeros(len(lengths), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=firsts[1:])
+        columns = col_new[self.columns[in_kept]]
+        if np.any(columns < 0):
+            raise ValueError("a kept row's group lost a column")
+        return _Groups(
+            row_new[self.rows[kept]],
+            columns,
+            np.repeat(np.arange(len(lengths)), lengths),
+            firsts,
+        )
+
+
+@dataclass(frozen=True)
+class IndexedRoles:
+    """:class:`RowRoles` by HiGHS column index, as numpy arrays: what the basis
+    is written from, and what a model cut from another keeps of it."""
+
+    serve: _Groups
+    wifi: _Groups
+    own_rows: np.ndarray
+    own_columns: np.ndarray
+    rate_rows: np.ndarray
+    tier_rows: np.ndarray
+    discounts: np.ndarray
+    tiers: np.ndarray
+
+    def restrict(self, col_new: np.ndarray, row_new: np.ndarray) -> IndexedRoles:
+        """The roles of a model cut from this one: ``col_new`` and ``row_new``
+        map each column and row to the cut model's (-1: not kept). A row kept
+        keeps its role; its role's columns must be kept too."""
+        own = row_new[self.own_rows] >= 0
+        discount = row_new[self.rate_rows] >= 0
+        own_columns = col_new[self.own_columns[own]]
+        discounts, tiers = col_new[self.discounts[discount]], col_new[self.tiers[discount]]
+        tier_rows = row_new[self.tier_rows[discount]]
+        if np.any(own_columns < 0) or np.any(discounts < 0) or np.any(tiers < 0) or np.any(
+            tier_rows < 0
+        ):
+            raise ValueError("a kept row's role lost its column or its tier row")
+        return IndexedRoles(
+            serve=self.serve.restrict(col_new, row_new),
+            wifi=self.wifi.restrict(col_new, row_new),
+            own_rows=row_new[self.own_rows[own]],
+            own_columns=own_columns,
+            rate_rows=row_new[self.rate_rows[discount]],
+            tier_rows=tier_rows,
+            discounts=discounts,
+            tiers=tiers,
+        )
+
+    def statuses(self, start: np.ndarray, arrays: ModelArrays) -> tuple[np.ndarray, np.ndarray]:
+        """Column and row statuses (HiGHS's codes) of the basis at plan ``start``."""
         lower, upper = arrays.col_lower, arrays.col_upper
         row_lower, row_upper = arrays.row_lower, arrays.row_upper
         n_rows = len(row_lower)
@@ -114,25 +205,24 @@ class RowRoles:
         )
         basic_in = np.full(n_rows, -1, dtype=np.int64)  # row -> its basic column
 
-        rows = np.asarray(self.serve_rows, dtype=np.int64)
-        columns, segment, firsts = _segments(self.serve_counts)
+        rows = self.serve.rows
+        columns, segment, firsts = self.serve.columns, self.serve.segment, self.serve.firsts
         chosen = columns[_first_least(-start[columns], segment, firsts)]
         slack = np.minimum(activity[rows] - row_lower[rows], row_upper[rows] - activity[rows])
         tight = slack <= 1e-9 * np.maximum(1.0, np.abs(activity[rows]))
         basic_in[rows[tight]] = chosen[tight]  # else sites left unserved: the slack is basic
 
         unit_cost = arrays.cost
-        if self.discounts:
-            rate_rows = np.asarray(self.rate_rows, dtype=np.int64)
-            tier_rows = np.asarray(self.tier_rows, dtype=np.int64)
-            discs = _indices(self.discounts)
+        if len(self.discounts):
+            rate_rows, tier_rows = self.rate_rows, self.tier_rows
+            discs = self.discounts
             rate_slack = row_upper[rate_rows] - activity[rate_rows]
             tier_slack = row_upper[tier_rows] - activity[tier_rows]
             by_tier = tier_slack < rate_slack - 1e-9 * np.maximum(1.0, np.abs(rate_slack))
             basic_in[np.where(by_tier, tier_rows, rate_rows)] = discs
             # unit costs at the plan's discounts: each rate row whose tier is
             # reached takes its discount off the links it lists
-            reached = start[_indices(self.tiers)] > 0.5
+            reached = start[self.tiers] > 0.5
             disc_of_row = np.full(n_rows, -1, dtype=np.int64)
             disc_of_row[rate_rows[reached]] = discs[reached]
             entry = disc_of_row[arrays.row_of]
@@ -141,15 +231,15 @@ class RowRoles:
                 arrays.column_of[entry], weights=arrays.value[entry], minlength=len(start)
             )
 
-        if self.wifi_rows:
-            columns, segment, firsts = _segments(self.wifi_counts)
+        if len(self.wifi.rows):
+            columns, segment, firsts = self.wifi.columns, self.wifi.segment, self.wifi.firsts
             values = start[columns]
             most = np.maximum.reduceat(values, firsts)
             # the class's count with the most sites, or with none, the cheapest
             key = np.where(most[segment] > 0, -values, unit_cost[columns])
-            basic_in[self.wifi_rows] = columns[_first_least(key, segment, firsts)]
+            basic_in[self.wifi.rows] = columns[_first_least(key, segment, firsts)]
 
-        basic_in[self.own_rows] = _indices(self.own_columns)
+        basic_in[self.own_rows] = self.own_columns
 
         made = basic_in >= 0
         col[basic_in[made]] = BASIC

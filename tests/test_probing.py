@@ -236,6 +236,7 @@ def test_coalitions_hand_over_to_branching_sooner_than_route_plans(
         return probe(*args, **kwargs)
 
     monkeypatch.setattr(optimiser, "probe_root", spy)
+    monkeypatch.setattr(coalitions, "probe_root", spy)  # coalitions' cut models
     catalog, sites, scenario, orgs = _case(40, 3, 11, "collaborative")
     assert optimiser.solve(catalog, sites, scenario, orgs, explain=False).has_plan
     assert efforts and set(efforts) == {optimiser.PROBE_EFFORT}
