@@ -195,6 +195,15 @@ def test_the_cut_models_basis_is_accepted() -> None:
         )
         assert found is not None
         cut = template.model.cut(counts)
+        # every role the built model's rows have, the cut model's have
+        built = _built(engine, mask)
+        optimiser.model_arrays(built.prob)
+        roles = built.roles.indexed()
+        for groups in ("serve", "wifi"):
+            mine, theirs = getattr(cut.roles, groups), getattr(roles, groups)
+            assert len(mine.rows) == len(theirs.rows) and len(mine.columns) == len(theirs.columns)
+        for field in ("own_rows", "rate_rows", "tier_rows", "discounts", "tiers"):
+            assert len(getattr(cut.roles, field)) == len(getattr(roles, field)), field
         start = template.model.values({int(kept[i]): c for i, c in found[0].items()})[cut.columns]
         assert cut.arrays.admits(start)
         relax = cut.arrays.relaxation()
