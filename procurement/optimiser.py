@@ -675,6 +675,10 @@ def solver_output_to_stderr(verbose: bool = False) -> Iterator[None]:
 _NAME_FIX = pulp.LpElement.trans
 
 
+#: a variable's name as PuLP's ``name`` property returns it
+_VARIABLE_NAME = operator.attrgetter("_LpElement__name")
+
+
 class PlanningProblem(pulp.LpProblem):
     """A PuLP problem that keeps its rows as lists and lists its variables once.
 
@@ -809,7 +813,9 @@ class PlanningProblem(pulp.LpProblem):
             # the objective's are left to register. Same sort, same columns.
             if self.objective:
                 self._add_variables(self.objective.keys())
-            self._variables.sort(key=lambda v: v.name)
+            # PuLP's order (by name), the name read in C rather than through
+            # the property: 12 rather than 19 ms for 24,000 variables
+            self._variables.sort(key=_VARIABLE_NAME)
             self._known = self._variables
             self._known_at = stamp
         return self._known
@@ -1459,6 +1465,13 @@ def _sparse_rows(
     return len(values), starts, columns.astype(np.int32), values
 
 
+def _bounds(bounds: list[float | None], missing: float) -> np.ndarray:
+    """Column bounds as floats, ``missing`` where PuLP has None."""
+    values = np.array(bounds, dtype=object)
+    values[np.equal(values, None)] = missing
+    return values.astype(float)
+
+
 def model_arrays(lp: pulp.LpProblem, *, mip: bool = True) -> _ModelArrays:
     """``lp`` as the arrays HiGHS is handed: columns in PuLP's order, rows in
     the order they were added; each variable's (and made row's) ``index`` is set.
@@ -1473,23 +1486,26 @@ def model_arrays(lp: pulp.LpProblem, *, mip: bool = True) -> _ModelArrays:
     sign = -1.0 if lp.sense == pulp.LpMaximize else 1.0
     objective = lp.objective or {}
     n = len(variables)
-    cost = np.empty(n)
-    lower = np.empty(n)
-    upper = np.empty(n)
-    integer: list[int] = []
     for i, var in enumerate(variables):
         var.index = i
-        cost[i] = sign * objective.get(var, 0.0)
-        lower[i] = -inf if var.lowBound is None else var.lowBound
-        upper[i] = inf if var.upBound is None else var.upBound
-        if var.cat == pulp.LpInteger:
-            integer.append(i)
+    # attributes read in C (map), compared in numpy: a loop reading them, and
+    # the objective looked up per variable (PuLP hashes a variable in
+    # Python), took 70 ms of the 500-site, ten-organisation model's 85
+    column_of = operator.attrgetter("index")
+    cost = np.zeros(n)
+    if objective:
+        cost[np.fromiter(map(column_of, objective.keys()), np.int64, len(objective))] = (
+            np.fromiter(objective.values(), float, len(objective)) * sign
+        )
+    lower = _bounds(list(map(operator.attrgetter("lowBound"), variables)), -inf)
+    upper = _bounds(list(map(operator.attrgetter("upBound"), variables)), inf)
+    cats = np.array(list(map(operator.attrgetter("cat"), variables)), dtype=object)
+    integer = np.flatnonzero(cats == pulp.LpInteger) if mip else np.zeros(0, np.int64)
     lengths: list[int] = []
     index: list[int] = []
     value: list[float] = []
     row_lower: list[float] = []
     row_upper: list[float] = []
-    column_of = operator.attrgetter("index")
     planning = isinstance(lp, PlanningProblem)
     made = lp.made_constraints if planning else lp._constraints
     for i, constraint in enumerate(made.values()):
@@ -1507,10 +1523,13 @@ def model_arrays(lp: pulp.LpProblem, *, mip: bool = True) -> _ModelArrays:
         lengths.extend(lp.row_lengths)
         index.extend(map(column_of, lp.row_variables))
         value.extend(lp.row_coefficients)
-        for sense, rhs in zip(lp.row_senses, lp.row_rhs, strict=True):
-            row_lower.append(-inf if sense == LE else rhs)
-            row_upper.append(inf if sense == GE else rhs)
+        senses = np.asarray(lp.row_senses)
+        rhs = np.asarray(lp.row_rhs, dtype=float)
+        pending_lower = np.where(senses == LE, -inf, rhs)
+        pending_upper = np.where(senses == GE, inf, rhs)
         repeats = True  # a list row may name a variable twice; a constraint cannot
+    else:
+        pending_lower = pending_upper = np.zeros(0)
     n_rows = len(lengths)
     nnz, starts, columns, values = _sparse_rows(lengths, index, value, repeats)
     return _ModelArrays(
@@ -1518,12 +1537,12 @@ def model_arrays(lp: pulp.LpProblem, *, mip: bool = True) -> _ModelArrays:
         offset=0.0,
         col_lower=lower,
         col_upper=upper,
-        integer=np.asarray(integer if mip else [], dtype=np.int64),
+        integer=integer.astype(np.int64),
         row_of=np.repeat(np.arange(n_rows), np.diff(np.append(starts, nnz))),
         column_of=columns,
         value=values,
-        row_lower=np.asarray(row_lower, dtype=float),
-        row_upper=np.asarray(row_upper, dtype=float),
+        row_lower=np.concatenate([np.asarray(row_lower, dtype=float), pending_lower]),
+        row_upper=np.concatenate([np.asarray(row_upper, dtype=float), pending_upper]),
     )
 
 
