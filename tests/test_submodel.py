@@ -260,6 +260,22 @@ def test_a_coalition_the_cut_model_does_not_settle_is_built(
     assert engine.cut_fallbacks == 7
 
 
+def test_a_plan_handed_out_at_another_cost_than_proven_is_not_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cut path checks the choice it hands out against the plan it proved."""
+    engine = _engine(30, 3, 4)
+    expected = {mask: engine.solve(mask)[0].cost for mask in range(1, 8)}
+    priced = coalitions.CoalitionEngine.choice_cost
+    monkeypatch.setattr(
+        coalitions.CoalitionEngine, "choice_cost", lambda self, choice: priced(self, choice) + 1.0
+    )
+    for mask, cost in expected.items():
+        outcome, _ = engine.solve(mask)
+        assert outcome.optimal and outcome.cost == pytest.approx(cost, abs=0.01)
+    assert engine.cut_fallbacks == 7  # each solved on a built model, priced by costing.price
+
+
 def test_only_scenarios_nothing_else_sizes_are_cut() -> None:
     assert _engine(20, 2, 1)._cut_template() is not None
     share = _engine(20, 2, 1, max_supplier_share=0.6)
