@@ -178,8 +178,15 @@ class ModelTemplate:
         # per profile: its pair count columns, and per wifi class its pairs and wifi counts
         self.pair_columns = [np.array([v.index for v in row], dtype=np.int64) for row in model.x]
         self.wifi_classes: list[list[tuple[np.ndarray, np.ndarray]]] = []
+        #: per profile: each pair's wifi class (-1: the profile has no wifi)
+        self.pair_class: list[list[int]] = []
         for row, classes in zip(model.x, model.wifi, strict=True):
             position = {v.index: j for j, v in enumerate(row)}
+            class_of = [-1] * len(row)
+            for c, (members, _) in enumerate(classes):
+                for v in members:
+                    class_of[position[v.index]] = c
+            self.pair_class.append(class_of)
             self.wifi_classes.append(
                 [
                     (
@@ -278,15 +285,15 @@ class ModelTemplate:
         a = self.arrays
         x = np.zeros(self.n_columns)
         for g, combos in plan.items():
-            columns = self.pair_columns[g]
-            class_of = {}
-            for c, (members, _) in enumerate(self.wifi_classes[g]):
-                for j in members:
-                    class_of[int(j)] = c
+            columns, classes, class_of = (
+                self.pair_columns[g],
+                self.wifi_classes[g],
+                self.pair_class[g],
+            )
             for (j, o), sites in combos.items():
                 x[columns[j]] += sites
                 if o >= 0:
-                    x[self.wifi_classes[g][class_of[j]][1][o]] += sites
+                    x[classes[class_of[j]][1][o]] += sites
         # each count row defines its column (coefficient 1, the rest of the row
         # over pair and wifi counts): sites per supplier
         activity = np.bincount(
