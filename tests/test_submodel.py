@@ -20,8 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from procurement import coalitions, optimiser
+from procurement.costing import price
 from procurement.incumbent import FlatProfiles, _flatten, find_priced_start
 from procurement.models import Route
+from procurement.options import with_wifi
 from procurement.routes import compare_scenario
 from procurement.submodel import ModelTemplate, coalition_profiles, cuttable
 
@@ -274,6 +276,36 @@ def test_a_plan_handed_out_at_another_cost_than_proven_is_not_reported(
         outcome, _ = engine.solve(mask)
         assert outcome.optimal and outcome.cost == pytest.approx(cost, abs=0.01)
     assert engine.cut_fallbacks == 7  # each solved on a built model, priced by costing.price
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_choices_are_priced_as_costing_prices_their_bundles(seed: int) -> None:
+    """``choice_cost`` (what the cut path reports) against :func:`costing.price`, on
+    random plans: links drawn from each profile's options, so sites often buy
+    two links, or a link and wifi, from one supplier (counted once)."""
+    engine = _engine(60, 3, seed)
+    rng = np.random.default_rng(seed)
+    profiles = _template(engine).model.profiles
+    for mask in (0b001, 0b011, 0b111):
+        bundles = {}
+        for profile in profiles:
+            for site_id in profile.site_ids:
+                if not mask >> int(engine.site_bit[engine.index[site_id]]) & 1:
+                    continue
+                pair = profile.pairs[rng.integers(len(profile.pairs))]
+                if profile.wifis:
+                    pair = with_wifi(pair, profile.wifis[rng.integers(len(profile.wifis))])
+                bundles[site_id] = pair
+        choice = engine.choice_of_bundles(bundles)
+        assert choice is not None
+        priced = price(
+            bundles,
+            engine.sites_of(mask),
+            engine.organisations_of(mask),
+            engine.scenario,
+            engine.builder.terms,
+        )
+        assert engine.choice_cost(choice) == pytest.approx(priced.total_cost, abs=1e-6)
 
 
 def test_only_scenarios_nothing_else_sizes_are_cut() -> None:
