@@ -51,10 +51,14 @@ from procurement.optimiser import (
 )
 from procurement.startbasis import IndexedRoles
 
-__all__ = ["CutModel", "ModelTemplate", "cuttable"]
+__all__ = ["CutModel", "CutModelError", "ModelTemplate", "cuttable"]
 
 #: per profile: sites per (pair index, wifi index or -1), as set_start takes a plan
 Plan = Mapping[int, Mapping[tuple[int, int], int]]
+
+
+class CutModelError(ValueError):
+    """The consortium's model does not have the shape cutting relies on."""
 
 
 def cuttable(scenario: Scenario) -> bool:
@@ -125,13 +129,13 @@ class ModelTemplate:
         self.counted_columns = owned & np.isfinite(arrays.col_upper)
         counted_upper = arrays.col_upper[self.counted_columns]
         if not np.array_equal(counted_upper, self.counts[col_profile[self.counted_columns]]):
-            raise ValueError("a profile column's upper bound is not the profile's site count")
+            raise CutModelError("a profile column's upper bound is not the profile's site count")
         rows_owned = row_profile >= 0
         counts_of_row = self.counts[np.maximum(row_profile, 0)]
         for bound in (arrays.row_lower, arrays.row_upper):
             set_ = rows_owned & np.isfinite(bound) & (bound != 0)
             if not np.array_equal(bound[set_], counts_of_row[set_]):
-                raise ValueError("a profile row's bound is not zero or the profile's site count")
+                raise CutModelError("a profile row's bound is not zero or the profile's site count")
         entry_profile = row_profile[arrays.row_of]
         #: matrix entries proportional to their row's profile count
         self.scaled_entries = (entry_profile >= 0) & (col_profile[arrays.column_of] < 0)
@@ -141,7 +145,7 @@ class ModelTemplate:
             arrays.column_of, roles.own_columns
         )
         if not np.all(arrays.value[own_entries] == 1.0):
-            raise ValueError("a count, served or spend row does not define its column with 1")
+            raise CutModelError("a count, served or spend row does not define its column with 1")
         self.roles = roles
 
         # party-wide binaries: suppliers used and tiers, per (party, supplier)

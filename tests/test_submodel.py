@@ -25,7 +25,7 @@ from procurement.incumbent import FlatProfiles, _flatten, find_priced_start
 from procurement.models import Route
 from procurement.options import with_wifi
 from procurement.routes import compare_scenario
-from procurement.submodel import ModelTemplate, coalition_profiles, cuttable
+from procurement.submodel import CutModelError, ModelTemplate, coalition_profiles, cuttable
 
 SETTINGS = settings(
     max_examples=8,
@@ -325,6 +325,23 @@ def test_a_model_whose_counts_enter_elsewhere_is_refused() -> None:
     x = next(row[0] for row in model.x if len(row))
     x.upBound = x.upBound + 1
     model.prob._known = None  # the bounds are read again
-    with pytest.raises(ValueError, match="upper bound"):
+    with pytest.raises(CutModelError, match="upper bound"):
         ModelTemplate(model)
     assert pulp.LpInteger == x.cat
+
+
+def test_a_template_that_cannot_be_made_leaves_coalitions_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No traceback for the user: coalitions are then built and solved as before."""
+    expected = {mask: _engine(30, 3, 4).solve(mask)[0].cost for mask in (0b011, 0b111)}
+
+    def refuse(model: Any) -> None:
+        raise CutModelError("a profile row's bound is not zero or the profile's site count")
+
+    monkeypatch.setattr(coalitions, "ModelTemplate", refuse)
+    engine = _engine(30, 3, 4)
+    for mask, cost in expected.items():
+        outcome, _ = engine.solve(mask)
+        assert outcome.optimal and outcome.cost == pytest.approx(cost, abs=0.01)
+    assert engine._cut_template() is None
