@@ -69,6 +69,17 @@ def _template(engine: coalitions.CoalitionEngine) -> Any:
     return template
 
 
+def _searched(engine: coalitions.CoalitionEngine, template: Any, mask: int) -> tuple[Any, ...]:
+    """The coalition's counts, profiles kept, their profiles, and the local search's
+    plan over those profiles with its cost."""
+    counts, kept, site_lists = template.members(mask)
+    ids = [[engine.sites[k].site_id for k in ks] for ks in site_lists]
+    profiles = coalition_profiles(template.model, kept, ids)
+    found = find_priced_start(profiles, engine.builder.terms, seconds=1.0)
+    assert found is not None
+    return counts, kept, profiles, *found
+
+
 #: scenario constraints a cut model keeps (party-wide rows that do not depend on its size)
 CONSTRAINED = [
     {},
@@ -77,15 +88,17 @@ CONSTRAINED = [
     {"max_supplier_changes": 2},
     {"exclude_suppliers": ["britannia-networks"]},
 ]
-
-
-@SETTINGS
-@given(
+#: generated consortia, under each of those scenarios
+CONSORTIA = given(
     n_sites=st.integers(12, 50),
     n_orgs=st.integers(2, 4),
     seed=st.integers(0, 10_000),
     constraints=st.sampled_from(CONSTRAINED),
 )
+
+
+@SETTINGS
+@CONSORTIA
 def test_cut_models_are_the_built_models(
     n_sites: int, n_orgs: int, seed: int, constraints: dict[str, Any]
 ) -> None:
@@ -111,12 +124,7 @@ def test_cut_models_are_the_built_models(
 
 
 @SETTINGS
-@given(
-    n_sites=st.integers(12, 50),
-    n_orgs=st.integers(2, 4),
-    seed=st.integers(0, 10_000),
-    constraints=st.sampled_from(CONSTRAINED),
-)
+@CONSORTIA
 def test_cut_coalitions_cost_what_built_ones_do(
     n_sites: int, n_orgs: int, seed: int, constraints: dict[str, Any]
 ) -> None:
@@ -158,11 +166,8 @@ def test_plan_values_are_those_set_start_gives() -> None:
 
 
 def _built_template(engine: coalitions.CoalitionEngine) -> Any:
-    profiles = optimiser.build_profiles(engine.sites, engine.scenario, engine.builder)
-    model = optimiser.build_model(
-        profiles, engine.builder.terms, engine.scenario, total_budget=None, party_budgets={}
-    )
-    model.prob.setObjective(model.total_cost)
+    """The consortium's model as the template is made from it, columns indexed."""
+    model = _built(engine, engine.full_mask)
     optimiser.model_arrays(model.prob)  # same column order as the template's
     return model
 
@@ -172,13 +177,8 @@ def test_a_plan_handed_out_is_the_plan_read_back() -> None:
     engine = _engine(45, 3, 8)
     template = _template(engine)
     for mask in range(1, 8):
-        counts, kept, site_lists = template.members(mask)
-        ids = [[engine.sites[k].site_id for k in ks] for ks in site_lists]
-        profiles = coalition_profiles(template.model, kept, ids)
+        counts, kept, profiles, plan, cost = _searched(engine, template, mask)
         assert [p.count for p in profiles] == counts[kept].tolist()
-        found = find_priced_start(profiles, engine.builder.terms, seconds=1.0)
-        assert found is not None
-        plan, cost = found
         values = template.model.values({int(kept[i]): c for i, c in plan.items()})
         choice = template.hand_out(engine, values, mask)
         np.testing.assert_array_equal(np.flatnonzero(choice[:, 0] >= 0), engine.site_indices(mask))
@@ -222,12 +222,7 @@ def test_the_cut_models_basis_is_accepted() -> None:
     engine = _engine(45, 3, 8)
     template = _template(engine)
     for mask in (0b001, 0b011, 0b110, 0b111):
-        counts, kept, site_lists = template.members(mask)
-        ids = [[engine.sites[k].site_id for k in ks] for ks in site_lists]
-        found = find_priced_start(
-            coalition_profiles(template.model, kept, ids), engine.builder.terms, seconds=1.0
-        )
-        assert found is not None
+        counts, kept, _, plan, _ = _searched(engine, template, mask)
         cut = template.model.cut(counts)
         # every role the built model's rows have, the cut model's have
         built = _built(engine, mask)
@@ -238,7 +233,7 @@ def test_the_cut_models_basis_is_accepted() -> None:
             assert len(mine.rows) == len(theirs.rows) and len(mine.columns) == len(theirs.columns)
         for field in ("own_rows", "rate_rows", "tier_rows", "discounts", "tiers"):
             assert len(getattr(cut.roles, field)) == len(getattr(roles, field)), field
-        start = template.model.values({int(kept[i]): c for i, c in found[0].items()})[cut.columns]
+        start = template.model.values({int(kept[i]): c for i, c in plan.items()})[cut.columns]
         assert cut.arrays.admits(start)
         relax = cut.arrays.relaxation()
         assert optimiser._set_basis(relax, *cut.roles.statuses(start, cut.arrays)), mask
